@@ -1,0 +1,26 @@
+# make lab    : create .venv if missing, install, open JupyterLab on notebooks/
+# make test   : create .venv if missing, install, run unit tests + every notebook at COURSE_BUDGET=smoke
+# make install: only the .venv part
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: install lab test clean-runs
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
+
+test: $(STAMP)
+	COURSE_BUDGET=smoke $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env \
+		--nbval-cell-timeout=600 -p no:cacheprovider --durations=10
+
+clean-runs:
+	rm -rf runs/
