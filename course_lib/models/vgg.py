@@ -6,6 +6,9 @@ The architectures are data: each configuration in ``cfgs`` lists the output chan
 Every network has five blocks, so it pools exactly five times (224 -> 7); pooling after
 every convolution (13 pools for VGG-16) would shrink the image to nothing.
 
+Builders are given for VGG-11 and VGG-16; the other depths are one line away:
+``VGG(make_layers(cfgs["E"], batch_norm=True))`` is torchvision's ``vgg19_bn``.
+
 The module names match torchvision's, so a torchvision ``state_dict`` loads with
 ``strict=True`` and gives the same logits.
 """
