@@ -15,8 +15,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# root (containers, some cloud machines) needs --allow-root
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: $(STAMP)
 	COURSE_BUDGET=smoke $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env \
