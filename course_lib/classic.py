@@ -106,9 +106,9 @@ def correlate2d(img: torch.Tensor, kernel: torch.Tensor, mode: str = "reflect") 
     *not* flipped, exactly like ``F.conv2d`` and ``scipy.ndimage.correlate``.
     """
     x, squeeze = _as_batch(img)
+    if kernel.ndim != 2 or kernel.shape[0] % 2 == 0 or kernel.shape[1] % 2 == 0:
+        raise ValueError(f"expected a 2-D kernel with odd sizes, got shape {tuple(kernel.shape)}")
     kh, kw = kernel.shape
-    if kh % 2 == 0 or kw % 2 == 0:
-        raise ValueError(f"kernel sizes must be odd, got {tuple(kernel.shape)}")
     B, C, H, W = x.shape
     planes = pad2d(x.reshape(B * C, 1, H, W), kh // 2, kw // 2, mode)  # (B*C, 1, H+kh-1, W+kw-1)
     out = F.conv2d(planes, kernel.to(x)[None, None])  # (B*C, 1, H, W)
@@ -118,9 +118,9 @@ def correlate2d(img: torch.Tensor, kernel: torch.Tensor, mode: str = "reflect") 
 
 # --- smoothing ---------------------------------------------------------------------------------
 def _gaussian_1d(sigma: float, radius: int, dtype=torch.float32, device=None) -> torch.Tensor:
-    x = torch.arange(-radius, radius + 1, dtype=torch.float64, device=device)
+    x = torch.arange(-radius, radius + 1, dtype=torch.float64)  # built on the CPU (MPS has no float64)
     k = torch.exp(-0.5 * (x / sigma) ** 2)
-    return (k / k.sum()).to(dtype)  # (2 radius + 1,), sums to 1
+    return (k / k.sum()).to(device=device, dtype=dtype)  # (2 radius + 1,), sums to 1
 
 
 def gaussian_kernel(size: int, sigma: float, dtype=torch.float32) -> torch.Tensor:
@@ -215,6 +215,7 @@ def sobel_gradients(img: torch.Tensor, mode: str = "reflect") -> tuple[torch.Ten
     increases downwards (along H). For images in [0, 1] each lies in [-4, 4]. Same as
     ``scipy.ndimage.sobel(axis=1)`` and ``(axis=0)``.
     """
+    _as_batch(img)
     kx = SOBEL_X.to(img.dtype)
     return correlate2d(img, kx, mode), correlate2d(img, kx.T, mode)
 
@@ -230,11 +231,12 @@ def sobel(img: torch.Tensor, mode: str = "reflect") -> torch.Tensor:
     return torch.sqrt((gx**2 + gy**2) / 2) / 4
 
 
-def _non_maximum_suppression(mag: torch.Tensor, gx: torch.Tensor, gy: torch.Tensor) -> torch.Tensor:
-    """Keep pixels whose magnitude is >= both neighbours along the gradient direction.
+def non_maximum_suppression(mag: torch.Tensor, gx: torch.Tensor, gy: torch.Tensor) -> torch.Tensor:
+    """Canny step 3: True where the magnitude is >= both neighbours along the gradient direction.
 
     The two neighbours at ``p ± g / max(|gx|, |gy|)`` fall between two pixels of the 3x3 ring;
-    their magnitude is interpolated linearly between those two pixels. All ``(B, C, H, W)``.
+    their magnitude is interpolated linearly between those two pixels. ``mag = hypot(gx, gy)``;
+    all four are ``(B, C, H, W)``; the result is a bool mask of thin ridges.
     """
     H, W = mag.shape[-2:]
     padded = F.pad(mag, (1, 1, 1, 1))
@@ -256,8 +258,11 @@ def _non_maximum_suppression(mag: torch.Tensor, gx: torch.Tensor, gy: torch.Tens
     return (ahead <= mag) & (behind <= mag)
 
 
-def _hysteresis(weak: torch.Tensor, strong: torch.Tensor) -> torch.Tensor:
-    """Weak pixels 8-connected (through weak pixels) to a strong one; bool ``(B, C, H, W)``."""
+def hysteresis(weak: torch.Tensor, strong: torch.Tensor) -> torch.Tensor:
+    """Canny step 5: the ``weak`` pixels 8-connected (through weak pixels) to a ``strong`` one.
+
+    Both are bool ``(B, C, H, W)`` masks; grows ``strong`` by 3x3 dilations inside ``weak``.
+    """
     edges = strong & weak
     while True:
         grown = edges
@@ -277,8 +282,8 @@ def canny(img: torch.Tensor, low: float = 0.1, high: float = 0.2, sigma: float =
     threshold: ``>= high`` is a strong edge, ``>= low`` a weak one; 5. hysteresis: keep weak
     pixels connected to a strong one. The 1-pixel image frame is never an edge.
 
-    ``low`` and ``high`` are on the scale of the unnormalised Sobel magnitude (0 to about 5.7 for
-    images in [0, 1]; a sharp step of height 1 gives 4), as in ``skimage.feature.canny`` for
+    ``low`` and ``high`` are on the scale of the unnormalised Sobel magnitude (below
+    4 sqrt(2) ~ 5.7 for images in [0, 1]; a sharp step of height 1 gives 4), as in ``skimage.feature.canny`` for
     float images, with which this agrees when given the same ``mode``.
     """
     x, squeeze = _as_batch(img)
@@ -287,10 +292,10 @@ def canny(img: torch.Tensor, low: float = 0.1, high: float = 0.2, sigma: float =
         raise ValueError(f"expected 0 <= low <= high, got low={low!r}, high={high!r}")
     gx, gy = sobel_gradients(gaussian_blur(x, sigma, mode=mode))
     mag = torch.hypot(gx, gy)
-    candidate = _non_maximum_suppression(mag, gx, gy) & (mag >= max(low, 1e-14))
+    candidate = non_maximum_suppression(mag, gx, gy) & (mag >= max(low, 1e-14))
     candidate[..., [0, -1], :] = False  # the frame: what lies beyond the border is unknown
     candidate[..., :, [0, -1]] = False
-    edges = _hysteresis(candidate, candidate & (mag >= high))
+    edges = hysteresis(candidate, candidate & (mag >= high))
     return edges[0] if squeeze else edges
 
 
@@ -306,13 +311,14 @@ def equalize_histogram(img: torch.Tensor, nbins: int = 256) -> torch.Tensor:
     x, squeeze = _as_batch(img)
     _check_unit_range(x)
     B, C, H, W = x.shape
-    v = x.reshape(B * C, H * W).double()  # (N, P), one row per channel
+    work = torch.float32 if x.device.type == "mps" else torch.float64  # MPS has no float64
+    v = x.reshape(B * C, H * W).to(work)  # (N, P), one row per channel
     lo, hi = v.min(dim=1, keepdim=True).values, v.max(dim=1, keepdim=True).values
     flat = hi == lo  # numpy widens an empty range to (v - 0.5, v + 0.5)
     lo, hi = torch.where(flat, lo - 0.5, lo), torch.where(flat, hi + 0.5, hi)
     width = (hi - lo) / nbins
     bins = ((v - lo) / width).floor().long().clamp(0, nbins - 1)  # (N, P)
-    hist = torch.zeros(B * C, nbins, dtype=torch.float64, device=x.device).scatter_add_(1, bins, torch.ones_like(v))
+    hist = torch.zeros(B * C, nbins, dtype=work, device=x.device).scatter_add_(1, bins, torch.ones_like(v))
     cdf = hist.cumsum(dim=1) / hist.sum(dim=1, keepdim=True)  # (N, nbins)
     t = (v - lo) / width - 0.5  # position in units of bins, 0 at the first bin centre
     i = t.floor().long().clamp(0, nbins - 2)

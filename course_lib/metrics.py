@@ -54,9 +54,9 @@ def psnr(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch.Ten
 
 
 def _gaussian_window(size: int, sigma: float, dtype, device) -> torch.Tensor:
-    r = torch.arange(size, dtype=torch.float64, device=device) - size // 2
+    r = torch.arange(size, dtype=torch.float64) - size // 2  # on the CPU: MPS has no float64
     g = torch.exp(-0.5 * (r / sigma) ** 2)
-    return (g / g.sum()).to(dtype)  # (size,), sums to 1
+    return (g / g.sum()).to(device=device, dtype=dtype)  # (size,), sums to 1
 
 
 def ssim(
@@ -81,9 +81,11 @@ def ssim(
     Returns a 0-d tensor or ``(B,)``. Agrees with ``skimage.metrics.structural_similarity(...,
     gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=...,
     channel_axis=...)``. Computed in float64 on devices that have it (cancellation in
-    ``E[x²] - E[x]²`` costs float32 about 1e-5), the result has the input's dtype.
+    ``E[x²] - E[x]²`` costs float32 a few 1e-6), the result has the input's dtype.
     """
     x, y, squeeze = _check_pair(x, y)
+    if not data_range > 0:
+        raise ValueError(f"data_range must be positive, got {data_range!r}")
     if win_size % 2 == 0 or min(x.shape[-2:]) < win_size:
         raise ValueError(f"need an odd win_size <= H, W; got win_size={win_size} for images {tuple(x.shape)}")
     out_dtype = x.dtype
