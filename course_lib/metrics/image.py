@@ -1,6 +1,4 @@
-"""Metrics of the course, one section per family.
-
-* Image quality (restoration, super-resolution, inpainting): :func:`psnr`, :func:`ssim`.
+"""Image-quality metrics (restoration, super-resolution, inpainting): :func:`psnr`, :func:`ssim`.
 
 Conventions: images are float ``(C, H, W)`` or ``(B, C, H, W)`` tensors; batched inputs give
 one value per image, shape ``(B,)``, and single images a 0-d tensor. Average over the batch

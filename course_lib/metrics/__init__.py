@@ -1,0 +1,15 @@
+"""Metrics of the course, one family per file, all importable from ``course_lib.metrics``.
+
+- ``image``: PSNR and SSIM (restoration, super-resolution, inpainting);
+- ``detection``: average precision and mAP (COCO-style 101-point interpolation);
+- ``segmentation``: confusion matrix, pixel accuracy, IoU, Dice.
+"""
+
+from .detection import average_precision, match_detections, mean_average_precision, precision_recall_curve
+from .image import psnr, ssim
+from .segmentation import confusion_matrix, dice, dice_per_class, iou_per_class, mean_iou, pixel_accuracy
+
+__all__ = [
+    "average_precision", "confusion_matrix", "dice", "dice_per_class", "iou_per_class", "match_detections",
+    "mean_average_precision", "mean_iou", "pixel_accuracy", "precision_recall_curve", "psnr", "ssim",
+]
