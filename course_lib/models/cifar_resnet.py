@@ -127,24 +127,26 @@ class CifarResNet(nn.Module):
         return self.fc(x)  # (B, num_classes) logits
 
 
-def cifar_resnet18(*, num_classes: int = 10, in_channels: int = 3, plain: bool = False) -> CifarResNet:
+def cifar_resnet18(*, num_classes: int = 10, in_channels: int = 3, plain: bool = False,
+                   zero_init_residual: bool = False) -> CifarResNet:
     """ResNet-18 for 32x32 images (11,173,962 parameters for 10 classes), in train mode.
 
     Input ``(B, in_channels, 32, 32)`` (64x64 works too), output ``(B, num_classes)`` logits.
     """
     return CifarResNet([2, 2, 2, 2], [64, 128, 256, 512], num_classes=num_classes,
-                       in_channels=in_channels, shortcut="B", plain=plain)
+                       in_channels=in_channels, shortcut="B", plain=plain, zero_init_residual=zero_init_residual)
 
 
 def cifar_resnet(depth: int = 20, *, num_classes: int = 10, in_channels: int = 3, plain: bool = False,
-                 shortcut: str = "A") -> CifarResNet:
+                 shortcut: str = "A", zero_init_residual: bool = False) -> CifarResNet:
     """The CIFAR ResNet of He et al. 2016 with ``depth = 6n + 2`` layers, in train mode.
 
     ``depth=20`` has 0.27 M parameters (269,722 for 10 classes); ``plain=True`` is the same
-    network without shortcuts. Input ``(B, in_channels, 32, 32)``, output ``(B, num_classes)`` logits.
+    network without shortcuts. ``shortcut="B"`` uses projections instead of zero padding.
+    Input ``(B, in_channels, 32, 32)``, output ``(B, num_classes)`` logits.
     """
     if depth < 8 or (depth - 2) % 6 != 0:
         raise ValueError(f"depth must be 6n + 2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, ...), got {depth}")
     n = (depth - 2) // 6
     return CifarResNet([n, n, n], [16, 32, 64], num_classes=num_classes, in_channels=in_channels,
-                       shortcut=shortcut, plain=plain)
+                       shortcut=shortcut, plain=plain, zero_init_residual=zero_init_residual)
