@@ -5,6 +5,7 @@ every builder returns a freshly initialised model in train mode.
 """
 
 from .alexnet import AlexNet, alexnet
+from .detector import CenterNet, centernet_loss, decode_detections, encode_targets, focal_loss
 from .cifar_resnet import CifarResNet, ZeroPadShortcut, cifar_resnet, cifar_resnet18
 from .lenet import LeNet5
 from .resnet import BasicBlock, Bottleneck, ResNet, resnet18, resnet34, resnet50
@@ -14,6 +15,7 @@ from .vgg import VGG, cfgs, make_layers, vgg11, vgg11_bn, vgg16, vgg16_bn
 __all__ = [
     "AlexNet", "alexnet",
     "BasicBlock", "Bottleneck", "ResNet", "resnet18", "resnet34", "resnet50",
+    "CenterNet", "centernet_loss", "decode_detections", "encode_targets", "focal_loss",
     "CifarResNet", "ZeroPadShortcut", "cifar_resnet", "cifar_resnet18",
     "LeNet5",
     "SimpleCNN",
