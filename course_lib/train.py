@@ -168,3 +168,99 @@ def fit(model: nn.Module, train_loader: Iterable, optimizer: torch.optim.Optimiz
                             scheduler=None if scheduler is None else scheduler.state_dict(),
                             history=dict(history), epoch=epoch + 1)
     return dict(history)
+
+
+# =============================================================================================
+# GAN step helpers (notebook 09)
+# =============================================================================================
+# One GAN iteration is two separate optimisation steps, each with its own zero_grad, forward,
+# loss, backward and step:
+#
+#   1. discriminator: L_D on D(real) and D(fake.detach())  -> gradients reach D only
+#   2. generator:     L_G on D(G(z)) with D's parameters frozen -> gradients reach G only
+#
+# The classic bug backpropagates both losses through one un-detached fake and steps both
+# optimizers: the second backward fails ("backward through the graph a second time"), and
+# with retain_graph=True each network is updated with the sum of both losses' gradients.
+
+from .losses import gan_d_loss, gan_g_loss  # noqa: E402  (imported here to keep this section self-contained)
+
+
+def _check_optimizer_owns(optimizer: torch.optim.Optimizer, model: nn.Module, opt_name: str, model_name: str) -> None:
+    """Raise unless every parameter ``optimizer`` updates belongs to ``model``."""
+    own = {id(p) for p in model.parameters()}
+    foreign = sum(1 for group in optimizer.param_groups for p in group["params"] if id(p) not in own)
+    if foreign:
+        raise ValueError(f"{opt_name} updates {foreign} parameter tensor(s) that are not {model_name}'s; "
+                         f"expected an optimizer built from {model_name}.parameters() only")
+
+
+def discriminator_step(D: nn.Module, G: nn.Module, real: torch.Tensor, z: torch.Tensor,
+                       opt_D: torch.optim.Optimizer, loss_fn: Callable = gan_d_loss) -> dict[str, float]:
+    """One discriminator update: ``L_D(D(real), D(G(z)))`` with G's output detached.
+
+    The fakes are generated under ``torch.no_grad()``, so the loss's graph never reaches G
+    and G's gradients and parameters are untouched; ``opt_D`` is zeroed, the loss
+    backpropagated and ``opt_D`` stepped.
+
+    Args:
+        D: discriminator, images ``(B, C, H, W)`` in [-1, 1] -> logits ``(B,)``.
+        G: generator, noise ``(B, latent_dim)`` -> images like ``real``.
+        real: ``(B, C, H, W)`` real images in the range G produces ([-1, 1]).
+        z: ``(B, latent_dim)`` noise, one row per real image (the last batch of an epoch may be smaller).
+        opt_D: an optimizer over ``D.parameters()`` only.
+        loss_fn: ``(real_logits, fake_logits) -> scalar``; default :func:`course_lib.losses.gan_d_loss`.
+
+    Returns:
+        ``{"d_loss": L_D, "d_real": mean D(x), "d_fake": mean D(G(z))}`` (probabilities, for monitoring).
+    """
+    if z.shape[0] != real.shape[0]:
+        raise ValueError(f"z has {z.shape[0]} rows but the real batch has {real.shape[0]} images; "
+                         f"draw z with real.shape[0] rows")
+    _check_optimizer_owns(opt_D, D, "opt_D", "D")
+    with torch.no_grad():
+        fake = G(z)  # (B, C, H, W), no graph to G
+    opt_D.zero_grad(set_to_none=True)
+    real_logits = D(real)  # (B,)
+    fake_logits = D(fake.detach())  # (B,); detach() is a no-op here, kept to show the intent
+    loss = loss_fn(real_logits, fake_logits)
+    loss.backward()
+    opt_D.step()
+    return {"d_loss": loss.item(), "d_real": torch.sigmoid(real_logits.detach()).mean().item(),
+            "d_fake": torch.sigmoid(fake_logits.detach()).mean().item()}
+
+
+def generator_step(D: nn.Module, G: nn.Module, z: torch.Tensor, opt_G: torch.optim.Optimizer,
+                   loss_fn: Callable = gan_g_loss) -> dict[str, float]:
+    """One generator update: ``L_G(D(G(z)))`` with D's parameters frozen.
+
+    During the step every parameter of D has ``requires_grad=False`` (restored afterwards,
+    also on an error), so the gradient flows *through* D into G but nothing is accumulated in
+    D's ``.grad``; ``opt_G`` is zeroed, the loss backpropagated and ``opt_G`` stepped.
+
+    Args:
+        D: discriminator, images -> logits ``(B,)``.
+        G: generator, noise ``(B, latent_dim)`` -> images.
+        z: ``(B, latent_dim)`` noise (any batch size).
+        opt_G: an optimizer over ``G.parameters()`` only.
+        loss_fn: ``fake_logits -> scalar``; default the non-saturating
+            :func:`course_lib.losses.gan_g_loss`.
+
+    Returns:
+        ``{"g_loss": L_G, "d_fake": mean D(G(z))}`` (before the update).
+    """
+    _check_optimizer_owns(opt_G, G, "opt_G", "G")
+    d_params = list(D.parameters())
+    flags = [p.requires_grad for p in d_params]
+    for p in d_params:
+        p.requires_grad_(False)
+    try:
+        opt_G.zero_grad(set_to_none=True)
+        fake_logits = D(G(z))  # (B,): the graph goes through D's operations, not into its weights
+        loss = loss_fn(fake_logits)
+        loss.backward()
+        opt_G.step()
+    finally:
+        for p, flag in zip(d_params, flags):
+            p.requires_grad_(flag)
+    return {"g_loss": loss.item(), "d_fake": torch.sigmoid(fake_logits.detach()).mean().item()}
