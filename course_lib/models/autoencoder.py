@@ -8,7 +8,7 @@ Architecture (``channels=(32, 64)``, a 28x28 MNIST digit)::
 
     encoder  (B, 1, 28, 28) -> conv s2 -> (B, 32, 14, 14) -> conv s2 -> (B, 64, 7, 7)
              -> flatten (B, 64*7*7) -> Linear -> z (B, latent_dim)
-    decoder  z -> Linear -> (B, 64*7*7) -> unflatten (B, 64, 7, 7)
+    decoder  z -> Linear -> (B, 64*7*7) -> unflatten (B, 64, 7, 7) -> ReLU
              -> convT s2 -> (B, 32, 14, 14) -> convT s2 -> (B, 1, 28, 28) logits -> sigmoid
 
 The flatten size is **computed from the input size given at construction** (``image_size``),
@@ -100,7 +100,7 @@ class ConvEncoder(nn.Module):
 class ConvDecoder(nn.Module):
     """The mirror of :class:`ConvEncoder`: ``(B, in_features) -> (B, C, H, W)`` **logits**.
 
-    A linear layer to ``(B, channels[-1], h, w)``, then stride-2 transposed convolutions that
+    A linear layer to ``(B, channels[-1], h, w)`` and a ReLU, then stride-2 transposed convolutions that
     retrace the encoder's sizes exactly; the last one outputs ``out_channels`` maps with no
     activation (apply ``sigmoid`` for values in [0, 1]).
     """
