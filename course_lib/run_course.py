@@ -1,0 +1,209 @@
+"""Run every notebook headless and write a results report: ``make course`` or
+``python -m course_lib.run_course --budget standard``.
+
+Each notebook runs top to bottom in a fresh kernel (nbclient) with ``COURSE_BUDGET`` set, from
+the notebooks folder. The executed copy and an HTML rendering go to ``runs/course/``; the
+notebook's own results file (``runs/results/<name>.json``, written by its last cell) gives the
+headline metrics, which are compared with the course's targets (DESIGN.md) and shown next to
+published reference numbers for context. A notebook that fails does not stop the others. The
+exit status is 0 only when every notebook ran and met its targets (targets are checked at the
+``standard`` and ``full`` budgets; ``smoke`` runs are too short to mean anything).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .budget import BUDGETS
+from .utils import project_root, runs_dir
+
+
+@dataclass(frozen=True)
+class Target:
+    """``metric`` of a notebook's results file must be ``>=`` (or ``<=``) ``value``."""
+
+    metric: str
+    op: str  # ">=" or "<="
+    value: float
+    label: str
+
+    def met(self, metrics: dict) -> bool | None:
+        """True/False, or None when the notebook did not record the metric."""
+        if self.metric not in metrics:
+            return None
+        x = metrics[self.metric]
+        return x >= self.value if self.op == ">=" else x <= self.value
+
+
+# The quality targets of DESIGN.md, as checks on the metrics each notebook saves.
+TARGETS: dict[str, list[Target]] = {
+    "02_cnn_building_blocks": [Target("test_accuracy", ">=", 0.98, "LeNet-5 test accuracy >= 98%")],
+    "03_classic_architectures": [
+        Target("resnet_vs_plain_loss_ratio", ">=", 1.0, "ResNet training loss below the plain network's"),
+        Target("resnet18_max_abs_diff_vs_torchvision", "<=", 1e-5, "ResNet-18 logits equal torchvision's"),
+    ],
+    "05_object_detection": [Target("map50", ">=", 0.85, "mAP@0.5 >= 0.85")],
+    "06_segmentation": [Target("miou", ">=", 0.85, "mIoU >= 0.85")],
+    "07_autoencoders_and_denoising": [
+        Target("denoise_gain_over_best_blur_db_mnist", ">=", 2.0, "denoising beats the best blur by >= 2 dB (MNIST)")],
+    "09_gans": [Target("dcgan_judged_share", ">=", 0.70, "DCGAN: >= 70% judged with confidence >= 0.9"),
+                Target("dcgan_classes_present", ">=", 10, "DCGAN: all ten classes present")],
+    "12_super_resolution": [Target("psnr_gain_over_bicubic_db", ">=", 0.5, "x2 PSNR >= bicubic + 0.5 dB")],
+    "14_vision_transformer": [Target("vit_test_accuracy", ">=", 0.95, "tiny ViT test accuracy >= 95%")],
+    "15_diffusion_models": [Target("judged_share", ">=", 0.50, "diffusion: >= 50% judged with confidence >= 0.9"),
+                            Target("classes_present", ">=", 10, "diffusion: all ten classes present")],
+}
+
+# Published numbers for context (not comparable one-to-one: the course trains on 4,000 digits on a CPU).
+REFERENCES: dict[str, str] = {
+    "02_cnn_building_blocks": "LeNet-5: 0.95% test error on the full MNIST (LeCun et al. 1998)",
+    "03_classic_architectures": "torchvision parameter counts: ResNet-18 11,689,512; ResNet-50 25,557,032; "
+                                "CIFAR-10 plain-56 has higher training error than plain-20 (He et al. 2016, fig. 1)",
+    "04_transfer_learning": "ResNet-18 ImageNet top-1 69.76% (torchvision IMAGENET1K_V1)",
+    "05_object_detection": "CenterNet ResNet-18 COCO AP 28.1 (Zhou et al. 2019); different data",
+    "06_segmentation": "U-Net: ISBI 2012 warping error 0.000353 (Ronneberger et al. 2015); different data",
+    "07_autoencoders_and_denoising": "DnCNN-S, BSD68 sigma 25/255: 29.23 dB vs BM3D 28.57 dB (Zhang et al. 2017)",
+    "08_variational_autoencoders": "VAE on binarised MNIST: about 86-90 nats test NLL in later work (e.g. Burda et al. 2016); "
+                                   "ours is on grey-level digits, not comparable",
+    "09_gans": "DCGAN (Radford et al. 2016) reports no MNIST FID; our Fréchet distance uses the course's judge",
+    "12_super_resolution": "Set5 x4 PSNR: bicubic 28.42, SRCNN 30.48, SRResNet 32.05 dB (Ledig et al. 2017)",
+    "14_vision_transformer": "ViT-B/16 ImageNet top-1 81.07% (torchvision IMAGENET1K_V1); 86,567,656 parameters",
+    "15_diffusion_models": "DDPM CIFAR-10 FID 3.17 (Ho et al. 2020); DDIM 50 steps FID 4.67 (Song et al. 2021)",
+}
+
+
+@dataclass
+class NotebookResult:
+    name: str
+    ok: bool  # ran without error
+    seconds: float
+    metrics: dict
+    targets: list[tuple[Target, bool | None]]
+    error: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.ok and all(m is True for _, m in self.targets)  # an unrecorded metric is not a pass
+
+
+def _results_file(name: str) -> Path:
+    return runs_dir("results") / f"{name}.json"
+
+
+def run_notebook(path: Path, budget: str, out_dir: Path, timeout: int) -> NotebookResult:
+    """Execute one notebook in a fresh kernel; write the executed copy and its HTML."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    name = path.stem
+    nb = nbformat.read(path, as_version=4)
+    stale = _results_file(name)
+    if stale.exists():
+        stale.unlink()  # a metric must come from this run, never from an earlier one
+    started = time.perf_counter()
+    error = ""
+    old_budget = os.environ.get("COURSE_BUDGET")
+    os.environ["COURSE_BUDGET"] = budget  # the kernel inherits the environment
+    try:
+        NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+    except Exception as exc:  # noqa: BLE001 - a failing notebook is reported, the others go on
+        error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
+    finally:
+        if old_budget is None:
+            os.environ.pop("COURSE_BUDGET", None)
+        else:
+            os.environ["COURSE_BUDGET"] = old_budget
+    seconds = time.perf_counter() - started
+    nbformat.write(nb, out_dir / f"{name}.ipynb")
+    try:
+        from nbconvert import HTMLExporter
+
+        html, _ = HTMLExporter().from_notebook_node(nb)
+        (out_dir / f"{name}.html").write_text(html, encoding="utf-8")
+    except Exception as exc:  # noqa: BLE001 - HTML is a convenience
+        print(f"  (no HTML for {name}: {type(exc).__name__}: {exc})")
+    metrics = {}
+    if _results_file(name).exists():
+        metrics = json.loads(_results_file(name).read_text())["metrics"]
+    elif not error:
+        error = f"the notebook did not write {_results_file(name).name} (its last cell calls run.save)"
+    checks = [(t, t.met(metrics)) for t in TARGETS.get(name, [])] if budget != "smoke" else []
+    return NotebookResult(name, not error, seconds, metrics, checks, error)
+
+
+def _headline(metrics: dict, limit: int = 4) -> str:
+    return ", ".join(f"{k} {v:.4g}" for k, v in list(metrics.items())[:limit]) or "-"
+
+
+def write_report(results: list[NotebookResult], budget: str, out_dir: Path) -> Path:
+    """``RESULTS.md``: one row per notebook, then the machine it ran on."""
+    import torch
+
+    lines = [f"# Course results, `{budget}` budget",
+             "",
+             f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
+             f"{os.cpu_count()} CPU cores, {'CUDA ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU'}, "
+             f"torch {torch.__version__}, Python {platform.python_version()}.",
+             "",
+             "| notebook | wall time | headline metrics | target | status | published reference |",
+             "|---|---|---|---|---|---|"]
+    for r in results:
+        target = "; ".join(f"{t.label}: {'met' if m else ('not recorded' if m is None else 'missed')}"
+                           for t, m in r.targets) or "-"
+        status = "pass" if r.passed else ("error: " + r.error if not r.ok else "target missed")
+        lines.append(f"| {r.name} | {r.seconds:.0f} s | {_headline(r.metrics)} | {target} | {status} | "
+                     f"{REFERENCES.get(r.name, '-')} |")
+    total = sum(r.seconds for r in results)
+    lines += ["", f"Total wall time: {total / 60:.1f} min; {sum(r.passed for r in results)} of {len(results)} passed."]
+    path = out_dir / "RESULTS.md"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--budget", default="standard", choices=BUDGETS)
+    parser.add_argument("--notebooks-dir", type=Path, default=None,
+                        help="folder of the notebooks (default: the repository's notebooks/)")
+    parser.add_argument("--only", nargs="*", default=None, help="run only notebooks whose name starts with these")
+    parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    args = parser.parse_args(argv)
+
+    nb_dir = args.notebooks_dir or (project_root() or Path.cwd()) / "notebooks"
+    if not nb_dir.is_dir():
+        print(f"no notebooks folder at {nb_dir}: run this from a clone of the course repository")
+        return 2
+    paths = sorted(p for p in nb_dir.glob("*.ipynb") if not args.only or p.stem.startswith(tuple(args.only)))
+    if not paths:
+        print(f"no notebooks matched in {nb_dir}")
+        return 2
+    out_dir = runs_dir("course")
+    from tqdm.auto import tqdm
+
+    results = []
+    for path in (bar := tqdm(paths, desc=f"course ({args.budget})", unit="notebook")):
+        bar.set_postfix_str(path.stem)
+        try:
+            result = run_notebook(path, args.budget, out_dir, args.timeout)
+        except Exception:  # noqa: BLE001
+            result = NotebookResult(path.stem, False, 0.0, {}, [], traceback.format_exc(limit=1).strip().splitlines()[-1])
+        results.append(result)
+        tqdm.write(f"{'pass' if result.passed else 'FAIL'}  {result.name}  {result.seconds:.0f} s  "
+                   f"{result.error or _headline(result.metrics)}")
+    report = write_report(results, args.budget, out_dir)
+    print(f"report: {report}; executed notebooks and HTML in {out_dir}")
+    return 0 if all(r.passed for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""Write student versions of the notebooks: every solution body becomes ``raise NotImplementedError``.
+
+Usage: ``python scripts/make_student.py [--out runs/student] [notebooks ...]`` (``make student``).
+
+Solutions are marked as nbgrader marks them, so the same notebooks also work with nbgrader::
+
+    def d_loss_from_logits(real_logits, fake_logits):
+        ### BEGIN SOLUTION
+        return -F.logsigmoid(real_logits).mean() - F.logsigmoid(-fake_logits).mean()
+        ### END SOLUTION
+
+becomes ``raise NotImplementedError("exercise: ...")`` at the indentation of the marker. The check
+that follows each exercise then fails with its own explanation once the student's code runs.
+Outputs are stripped; the originals are not touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+
+BEGIN = re.compile(r"^(\s*)### BEGIN SOLUTION\s*$")
+END = re.compile(r"^\s*### END SOLUTION\s*$")
+STUB = 'raise NotImplementedError("exercise: replace this line with your solution")'
+
+
+def strip_solutions(source: str) -> tuple[str, int]:
+    """Return ``source`` with each marked solution replaced by a stub, and the number replaced."""
+    out, inside, count = [], False, 0
+    for number, line in enumerate(source.splitlines(), start=1):
+        begin = BEGIN.match(line)
+        if begin:
+            if inside:
+                raise ValueError(f"line {number}: BEGIN SOLUTION inside another solution")
+            inside, count = True, count + 1
+            out.append(f"{begin.group(1)}{STUB}")
+        elif END.match(line):
+            if not inside:
+                raise ValueError(f"line {number}: END SOLUTION without BEGIN SOLUTION")
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise ValueError("BEGIN SOLUTION without END SOLUTION")
+    return "\n".join(out), count
+
+
+def student_notebook(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, int]:
+    nb = nbformat.from_dict(nb)  # a copy
+    total = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        cell.source, n = strip_solutions(cell.source)
+        total += n
+        cell.outputs, cell.execution_count = [], None
+    return nb, total
+
+
+def execute_and_count(path: Path, budget: str = "smoke") -> dict:
+    """Run a student notebook (errors allowed) and sort its errors.
+
+    Returns ``{"stubs": n, "exercise_errors": [...], "other_errors": [...]}`` where an
+    exercise error is the stub's ``NotImplementedError`` or a ``CheckError`` raised in a cell
+    that held a solution, and any other error is a crash elsewhere (a defect of the notebook).
+    """
+    import os
+
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    stub_cells = {i for i, c in enumerate(nb.cells) if c.cell_type == "code" and STUB in c.source}
+    old = os.environ.get("COURSE_BUDGET")
+    os.environ["COURSE_BUDGET"] = budget
+    try:
+        NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+    finally:
+        os.environ.pop("COURSE_BUDGET", None) if old is None else os.environ.__setitem__("COURSE_BUDGET", old)
+    exercise, other = [], []
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if out.get("output_type") == "error":
+                item = (i, out["ename"], out["evalue"][:200])
+                helpful = out["ename"] in ("NotImplementedError", "CheckError")
+                (exercise if i in stub_cells and helpful else other).append(item)
+    return {"stubs": len(stub_cells), "exercise_errors": exercise, "other_errors": other}
+
+
+def main(argv: list[str] | None = None) -> int:
+    root = Path(__file__).resolve().parent.parent
+    parser = argparse.ArgumentParser(description="write student versions of the notebooks")
+    parser.add_argument("notebooks", nargs="*", type=Path)
+    parser.add_argument("--out", type=Path, default=root / "runs" / "student")
+    parser.add_argument("--execute", action="store_true",
+                        help="also run each student notebook at the smoke budget and count its errors")
+    args = parser.parse_args(argv)
+    paths = args.notebooks or sorted((root / "notebooks").glob("*.ipynb"))
+    args.out.mkdir(parents=True, exist_ok=True)
+    for path in paths:
+        nb, count = student_notebook(nbformat.read(path, as_version=4))
+        nbformat.write(nb, args.out / path.name)
+        print(f"{path.name}: {count} solution{'s' if count != 1 else ''} removed")
+    print(f"student notebooks in {args.out}")
+    if not args.execute:
+        return 0
+    bad = 0
+    for path in paths:
+        counts = execute_and_count(args.out / path.name)
+        print(f"{path.name}: {counts['stubs']} exercise cells, {len(counts['exercise_errors'])} fail as intended, "
+              f"{len(counts['other_errors'])} other errors")
+        for i, name, value in counts["other_errors"]:
+            print(f"    cell {i}: {name}: {value}")
+        bad += bool(counts["other_errors"]) or len(counts["exercise_errors"]) != counts["stubs"]
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

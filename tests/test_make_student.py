@@ -1,0 +1,50 @@
+"""Tests of scripts/make_student.py: solutions are removed exactly, and student notebooks fail helpfully."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+spec = importlib.util.spec_from_file_location("make_student", ROOT / "scripts" / "make_student.py")
+make_student = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(make_student)
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def test_solution_body_is_replaced_at_its_indentation():
+    source = "def f(x):\n    ### BEGIN SOLUTION\n    y = x + 1\n    return y\n    ### END SOLUTION\n\ncheck(f(1))"
+    out, n = make_student.strip_solutions(source)
+    assert n == 1
+    assert out.splitlines() == ["def f(x):", f"    {make_student.STUB}", "", "check(f(1))"]
+
+
+@pytest.mark.parametrize("source", ["### BEGIN SOLUTION\nx = 1", "x = 1\n### END SOLUTION",
+                                    "### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION"])
+def test_unbalanced_markers_are_errors(source):
+    with pytest.raises(ValueError, match="SOLUTION"):
+        make_student.strip_solutions(source)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_every_notebook_has_two_to_four_exercises_and_no_solution_survives(path):
+    nb, count = make_student.student_notebook(nbformat.read(path, as_version=4))
+    assert 2 <= count <= 4, f"{path.name} has {count} marked solutions"
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
+    exercise_cells = [c for c in nb.cells if make_student.STUB in c.source]
+    assert all("check_" in c.source or "check(" in c.source for c in exercise_cells), \
+        f"{path.name}: every exercise cell should end with a course_lib.checks call"
+
+
+def test_student_version_fails_only_in_its_exercises(tmp_path, monkeypatch):
+    # executing every student notebook takes minutes; `make student-check` does that, here one
+    monkeypatch.setenv("COURSE_RUNS_DIR", str(tmp_path / "runs"))
+    make_student.main(["--out", str(tmp_path), str(ROOT / "notebooks" / "00_setup_and_image_tensors.ipynb")])
+    student = tmp_path / "00_setup_and_image_tensors.ipynb"
+    counts = make_student.execute_and_count(student)
+    assert counts["other_errors"] == []
+    assert counts["stubs"] >= 2 and len(counts["exercise_errors"]) == counts["stubs"]

@@ -1,0 +1,59 @@
+"""Tests of course_lib.run_course: failures are reported, do not stop the others, and set the exit status."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+from course_lib import run_course
+
+
+def _write(folder, name, *sources):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, folder / f"{name}.ipynb")
+
+
+@pytest.fixture()
+def course(tmp_path, monkeypatch):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    monkeypatch.setenv("COURSE_RUNS_DIR", str(tmp_path / "runs"))
+    _write(notebooks, "a_good", "import course_lib\nfrom course_lib.budget import BUDGET\nrun = course_lib.start_run(verbose=False)",
+           "run.save('a_good', score=0.75, budget_is_smoke=float(BUDGET == 'smoke'))")
+    _write(notebooks, "b_broken", "raise RuntimeError('deliberate failure')")
+    _write(notebooks, "c_after", "import course_lib\nrun = course_lib.start_run(verbose=False)\nrun.save('c_after', x=1)")
+    return tmp_path
+
+
+def test_a_failing_notebook_does_not_stop_the_others(course):
+    status = run_course.main(["--budget", "smoke", "--notebooks-dir", str(course / "notebooks")])
+    assert status == 1
+    out = course / "runs" / "course"
+    report = (out / "RESULTS.md").read_text()
+    assert "| a_good |" in report and "| c_after |" in report
+    assert "deliberate failure" in report
+    assert "2 of 3 passed" in report
+    for name in ("a_good", "b_broken", "c_after"):
+        assert (out / f"{name}.ipynb").is_file() and (out / f"{name}.html").is_file()
+    # the budget reached the kernel, and metrics come from the results file this run wrote
+    record = json.loads((course / "runs" / "results" / "a_good.json").read_text())
+    assert record["metrics"] == {"score": 0.75, "budget_is_smoke": 1.0}
+
+
+@pytest.mark.parametrize("threshold, expected_status", [(0.5, 0), (0.9, 1)])
+def test_targets_decide_the_exit_status(course, monkeypatch, threshold, expected_status):
+    (course / "notebooks" / "b_broken.ipynb").unlink()
+    monkeypatch.setitem(run_course.TARGETS, "a_good", [run_course.Target("score", ">=", threshold, "score high")])
+    status = run_course.main(["--budget", "standard", "--notebooks-dir", str(course / "notebooks"), "--only", "a_"])
+    assert status == expected_status
+    report = (course / "runs" / "course" / "RESULTS.md").read_text()
+    assert ("score high: met" in report) == (expected_status == 0)
+
+
+def test_a_missing_metric_is_not_a_pass(course, monkeypatch):
+    monkeypatch.setitem(run_course.TARGETS, "c_after", [run_course.Target("absent", ">=", 0, "absent metric")])
+    assert run_course.main(["--budget", "standard", "--notebooks-dir", str(course / "notebooks"), "--only", "c_"]) == 1
+    assert "absent metric: not recorded" in (course / "runs" / "course" / "RESULTS.md").read_text()
