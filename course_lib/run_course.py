@@ -48,7 +48,7 @@ class Target:
 TARGETS: dict[str, list[Target]] = {
     "02_cnn_building_blocks": [Target("test_accuracy", ">=", 0.98, "LeNet-5 test accuracy >= 98%")],
     "03_classic_architectures": [
-        Target("resnet_vs_plain_loss_ratio", ">=", 1.0, "ResNet training loss below the plain network's"),
+        Target("plain_to_resnet_loss_ratio", ">=", 1.0, "ResNet training loss below the plain network's"),
         Target("resnet18_max_abs_diff_vs_torchvision", "<=", 1e-5, "ResNet-18 logits equal torchvision's"),
     ],
     "05_object_detection": [Target("map50", ">=", 0.85, "mAP@0.5 >= 0.85")],
