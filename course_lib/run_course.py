@@ -51,6 +51,8 @@ TARGETS: dict[str, list[Target]] = {
         Target("plain_to_resnet_loss_ratio", ">=", 1.0, "ResNet training loss below the plain network's"),
         Target("resnet18_max_abs_diff_vs_torchvision", "<=", 1e-5, "ResNet-18 logits equal torchvision's"),
     ],
+    "04_transfer_learning": [Target("finetune_accuracy", ">=", 0.90, "fine-tuning >= 90%"),
+                             Target("gradcam_localisation", ">=", 0.80, "Grad-CAM on the correct half >= 80%")],
     "05_object_detection": [Target("map50", ">=", 0.85, "mAP@0.5 >= 0.85")],
     "06_segmentation": [Target("miou", ">=", 0.85, "mIoU >= 0.85")],
     "07_autoencoders_and_denoising": [
