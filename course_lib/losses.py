@@ -234,3 +234,62 @@ def gan_g_loss_saturating(fake_logits: torch.Tensor) -> torch.Tensor:
     """
     _check_logits("fake_logits", fake_logits)
     return -F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+
+
+# ---------------------------------------------------------------------------------------
+# CycleGAN losses (notebook 10)
+# ---------------------------------------------------------------------------------------
+# Zhu et al. (2017), eq. 2 and section 5.2. Two generators G_AB: A -> B and G_BA: B -> A.
+#   cycle:    L_cyc = E_a[|G_BA(G_AB(a)) - a|_1] + E_b[|G_AB(G_BA(b)) - b|_1]
+#   identity: L_id  = E_b[|G_AB(b) - b|_1] + E_a[|G_BA(a) - a|_1]
+# Each function below is one of the two terms (one direction); the notebook adds both
+# directions and weighs them (lambda_cyc = 10, lambda_id = 0.5 * lambda_cyc in the paper).
+# The adversarial terms are gan_d_loss / gan_g_loss above: they average over every element
+# of their input, so a PatchGAN's logit map (B, 1, H', W') can be passed as it is.
+
+__all__ += ["cycle_consistency_loss", "identity_loss"]
+
+
+def _check_same_images(name: str, output: torch.Tensor, target: torch.Tensor) -> None:
+    if output.shape != target.shape:
+        raise ValueError(f"{name}: expected the output to have the target's shape {tuple(target.shape)}, "
+                         f"got {tuple(output.shape)}")
+    if output.ndim != 4:
+        raise ValueError(f"{name}: expected images (B, C, H, W), got shape {tuple(output.shape)}")
+
+
+def cycle_consistency_loss(reconstructed: torch.Tensor, original: torch.Tensor) -> torch.Tensor:
+    """Cycle-consistency loss of one direction: ``mean |G_BA(G_AB(a)) - a|`` (L1, Zhu et al. 2017, eq. 2).
+
+    Translating an image to the other domain and back should return the image. Without this
+    term, a generator can map every input to *some* convincing image of the other domain
+    and forget which input it came from.
+
+    Args:
+        reconstructed: ``(B, C, H, W)``, the round trip ``G_BA(G_AB(a))`` (not detached).
+        original: ``(B, C, H, W)``, the input ``a``, in the same range (usually [-1, 1]).
+
+    Returns:
+        A scalar: the mean absolute error over every pixel, channel and image. The paper's
+        ``L_cyc`` is the sum of this loss for both directions; weigh it with ``lambda_cyc``.
+    """
+    _check_same_images("cycle_consistency_loss", reconstructed, original)
+    return (reconstructed - original).abs().mean()
+
+
+def identity_loss(translated: torch.Tensor, original: torch.Tensor) -> torch.Tensor:
+    """Identity loss of one generator: ``mean |G_AB(b) - b|`` (L1, Zhu et al. 2017, section 5.2).
+
+    A generator into domain B, given an image that already belongs to B, should leave it
+    alone. The term discourages changes the task does not ask for (in the paper: the tint
+    of a painting turned into a photo).
+
+    Args:
+        translated: ``(B, C, H, W)``, ``G_AB(b)``: the generator *into* B applied to a B image.
+        original: ``(B, C, H, W)``, ``b`` itself, in the same range.
+
+    Returns:
+        A scalar: the mean absolute error. Weigh it with ``lambda_id`` (0.5 * ``lambda_cyc`` in the paper).
+    """
+    _check_same_images("identity_loss", translated, original)
+    return (translated - original).abs().mean()
