@@ -59,7 +59,9 @@ TARGETS: dict[str, list[Target]] = {
         Target("denoise_gain_over_best_blur_db_mnist", ">=", 2.0, "denoising beats the best blur by >= 2 dB (MNIST)")],
     "09_gans": [Target("dcgan_judged_share", ">=", 0.70, "DCGAN: >= 70% judged with confidence >= 0.9"),
                 Target("dcgan_classes_present", ">=", 10, "DCGAN: all ten classes present")],
+    "11_style_transfer": [Target("style_loss_reduction", ">=", 10.0, "Gatys 128x128: style loss down >= 10x")],
     "12_super_resolution": [Target("psnr_gain_over_bicubic_db", ">=", 0.5, "x2 PSNR >= bicubic + 0.5 dB")],
+    "13_inpainting": [Target("hole_psnr_gain_over_blur_db", ">=", 0.0, "hole PSNR above the blur-fill baseline")],
     "14_vision_transformer": [Target("vit_test_accuracy", ">=", 0.95, "tiny ViT test accuracy >= 95%")],
     "15_diffusion_models": [Target("judged_share", ">=", 0.50, "diffusion: >= 50% judged with confidence >= 0.9"),
                             Target("classes_present", ">=", 10, "diffusion: all ten classes present")],
@@ -77,7 +79,12 @@ REFERENCES: dict[str, str] = {
     "08_variational_autoencoders": "VAE on binarised MNIST: about 86-90 nats test NLL in later work (e.g. Burda et al. 2016); "
                                    "ours is on grey-level digits, not comparable",
     "09_gans": "DCGAN (Radford et al. 2016) reports no MNIST FID; our Fréchet distance uses the course's judge",
+    "10_cyclegan_and_stylegan": "CycleGAN trains 200 epochs at 256x256 (Zhu et al. 2017); StyleGAN FFHQ 1024x1024 FID 4.40 "
+                                "(Karras et al. 2019)",
+    "11_style_transfer": "Gatys et al. 2016 optimise with ImageNet-trained VGG-19; Johnson et al. 2016: a feed-forward net "
+                         "about three orders of magnitude faster at test time",
     "12_super_resolution": "Set5 x4 PSNR: bicubic 28.42, SRCNN 30.48, SRResNet 32.05 dB (Ledig et al. 2017)",
+    "13_inpainting": "Context Encoders, Paris StreetView centre hole: PSNR 18.58 dB (Pathak et al. 2016); different data",
     "14_vision_transformer": "ViT-B/16 ImageNet top-1 81.07% (torchvision IMAGENET1K_V1); 86,567,656 parameters",
     "15_diffusion_models": "DDPM CIFAR-10 FID 3.17 (Ho et al. 2020); DDIM 50 steps FID 4.67 (Song et al. 2021)",
 }
