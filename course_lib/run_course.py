@@ -150,8 +150,11 @@ def run_notebook(path: Path, budget: str, out_dir: Path, timeout: int) -> Notebo
     return NotebookResult(name, not error, seconds, metrics, checks, error)
 
 
-def _headline(metrics: dict, limit: int = 4) -> str:
-    return ", ".join(f"{k} {v:.4g}" for k, v in list(metrics.items())[:limit]) or "-"
+def _headline(metrics: dict, targets: list[tuple[Target, bool | None]], limit: int = 4) -> str:
+    """The target metrics first, then the notebook's first metrics, ``limit`` in all (at least the targets)."""
+    keys = [t.metric for t, _ in targets if t.metric in metrics]
+    keys += [k for k in metrics if k not in keys][:max(0, limit - len(keys))]
+    return ", ".join(f"{k} {metrics[k]:.4g}" for k in keys) or "-"
 
 
 def write_report(results: list[NotebookResult], budget: str, out_dir: Path) -> Path:
@@ -161,7 +164,7 @@ def write_report(results: list[NotebookResult], budget: str, out_dir: Path) -> P
     lines = [f"# Course results, `{budget}` budget",
              "",
              f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
-             f"{os.cpu_count()} CPU cores, {'CUDA ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU'}, "
+             f"{os.cpu_count()} CPU cores ({torch.get_num_threads()} torch threads), {'CUDA ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU'}, "
              f"torch {torch.__version__}, Python {platform.python_version()}.",
              "",
              "| notebook | wall time | headline metrics | target | status | published reference |",
@@ -170,7 +173,7 @@ def write_report(results: list[NotebookResult], budget: str, out_dir: Path) -> P
         target = "; ".join(f"{t.label}: {'met' if m else ('not recorded' if m is None else 'missed')}"
                            for t, m in r.targets) or "-"
         status = "pass" if r.passed else ("error: " + r.error if not r.ok else "target missed")
-        lines.append(f"| {r.name} | {r.seconds:.0f} s | {_headline(r.metrics)} | {target} | {status} | "
+        lines.append(f"| {r.name} | {r.seconds:.0f} s | {_headline(r.metrics, r.targets)} | {target} | {status} | "
                      f"{REFERENCES.get(r.name, '-')} |")
     total = sum(r.seconds for r in results)
     lines += ["", f"Total wall time: {total / 60:.1f} min; {sum(r.passed for r in results)} of {len(results)} passed."]
@@ -208,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
             result = NotebookResult(path.stem, False, 0.0, {}, [], traceback.format_exc(limit=1).strip().splitlines()[-1])
         results.append(result)
         tqdm.write(f"{'pass' if result.passed else 'FAIL'}  {result.name}  {result.seconds:.0f} s  "
-                   f"{result.error or _headline(result.metrics)}")
+                   f"{result.error or _headline(result.metrics, result.targets)}")
     report = write_report(results, args.budget, out_dir)
     print(f"report: {report}; executed notebooks and HTML in {out_dir}")
     return 0 if all(r.passed for r in results) else 1
