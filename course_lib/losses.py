@@ -10,9 +10,14 @@ Sections:
   :func:`kl_divergence_normal` (notebook 08).
 * GAN: :func:`gan_d_loss`, :func:`gan_g_loss` (non-saturating) and, for comparison,
   :func:`gan_g_loss_saturating`, all on discriminator logits (notebook 09).
+* Image-to-image translation: :func:`cycle_consistency_loss`, :func:`identity_loss` (notebook 10).
+* Style transfer: :func:`gram_matrix`, :func:`content_loss`, :func:`style_loss`,
+  :func:`total_variation_loss`, :func:`perceptual_loss` (notebook 11).
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -93,7 +98,6 @@ def dice_ce_loss(logits: torch.Tensor, target: torch.Tensor, num_classes: int,
 # reparameterised sample z, i.e. a one-sample estimate of the expectation) plus the KL in
 # closed form. Only with beta == 1 is it a bound on -log p(x); beta != 1 is a beta-VAE.
 
-from typing import NamedTuple  # noqa: E402  (kept with the section that uses it)
 
 __all__ += ["VAELoss", "kl_divergence_normal", "vae_loss"]
 
@@ -293,3 +297,103 @@ def identity_loss(translated: torch.Tensor, original: torch.Tensor) -> torch.Ten
     """
     _check_same_images("identity_loss", translated, original)
     return (translated - original).abs().mean()
+
+
+# ---------------------------------------------------------------------------------------
+# Style transfer: Gram matrix, content / style / total-variation / perceptual losses
+# (Gatys et al. 2016; Johnson et al. 2016)
+# ---------------------------------------------------------------------------------------
+
+
+__all__ += ["gram_matrix", "content_loss", "style_loss", "total_variation_loss", "perceptual_loss"]
+
+def _check_features(name: str, features: torch.Tensor) -> None:
+    if not isinstance(features, torch.Tensor) or features.dim() != 4:
+        shape = tuple(features.shape) if isinstance(features, torch.Tensor) else type(features).__name__
+        raise ValueError(f"{name} expects (B, C, H, W) features, got {shape}")
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """Gram matrix ``G[b, i, j] = sum_p F[b, i, p] F[b, j, p] / (C * H * W)``.
+
+    Args:
+        features: ``(B, C, H, W)``.
+
+    Returns:
+        ``(B, C, C)``: channel correlations with the spatial layout summed away, which is why
+        it measures *style* (texture, colour statistics) and not *where* things are.
+    """
+    _check_features("gram_matrix", features)
+    b, c, h, w = features.shape
+    flat = features.reshape(b, c, h * w)  # (B, C, HW)
+    return flat @ flat.transpose(1, 2) / (c * h * w)  # (B, C, C)
+
+
+def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error between two feature maps ``(B, C, H, W)`` (the target is detached)."""
+    _check_features("content_loss", features)
+    if features.shape != target.shape:
+        raise ValueError(f"content_loss: features {tuple(features.shape)} and target {tuple(target.shape)} differ")
+    return F.mse_loss(features, target.detach())
+
+
+def style_loss(features: dict[str, torch.Tensor], target_grams: dict[str, torch.Tensor],
+               layer_weights: dict[str, float] | None = None) -> torch.Tensor:
+    """``sum_l w_l * MSE(gram(F_l), G_l)`` over the layers of ``target_grams``.
+
+    Args:
+        features: name -> ``(B, C, H, W)`` of the image being optimised.
+        target_grams: name -> ``(B or 1, C, C)`` Gram matrices of the style image (detached);
+            a batch of 1 broadcasts over ``B``.
+        layer_weights: optional name -> weight (default 1 for every layer).
+    """
+    if not target_grams:
+        raise ValueError("style_loss needs at least one layer in target_grams")
+    total = None
+    for name, target in target_grams.items():
+        if name not in features:
+            raise ValueError(f"style_loss: layer {name!r} missing from features (have {list(features)})")
+        gram = gram_matrix(features[name])  # (B, C, C)
+        if target.dim() != 3 or target.shape[-2:] != gram.shape[-2:]:
+            raise ValueError(f"style_loss: target Gram for {name!r} has shape {tuple(target.shape)}, "
+                             f"expected (B, {gram.shape[-1]}, {gram.shape[-1]})")
+        term = ((gram - target.detach()) ** 2).mean()
+        weight = 1.0 if layer_weights is None else float(layer_weights.get(name, 1.0))
+        total = weight * term if total is None else total + weight * term
+    return total
+
+
+def total_variation_loss(images: torch.Tensor) -> torch.Tensor:
+    """Anisotropic total variation: mean ``|x[i+1, j] - x[i, j]| + mean |x[i, j+1] - x[i, j]|``.
+
+    Args:
+        images: ``(B, C, H, W)`` with ``H, W >= 2``.
+
+    Returns:
+        A scalar, zero for a constant image; it penalises pixel-level noise.
+    """
+    _check_features("total_variation_loss", images)
+    if images.shape[-1] < 2 or images.shape[-2] < 2:
+        raise ValueError(f"total_variation_loss needs H, W >= 2, got {tuple(images.shape)}")
+    dh = (images[:, :, 1:, :] - images[:, :, :-1, :]).abs().mean()
+    dw = (images[:, :, :, 1:] - images[:, :, :, :-1]).abs().mean()
+    return dh + dw
+
+
+def perceptual_loss(extractor, output: torch.Tensor, target: torch.Tensor,
+                    layers: Sequence[str] | None = None) -> torch.Tensor:
+    """Sum over layers of the MSE between extractor features of ``output`` and ``target``.
+
+    Args:
+        extractor: a callable returning name -> features, e.g. ``VGGFeatures``.
+        output: ``(B, 3, H, W)`` images (gradients flow to them).
+        target: ``(B, 3, H, W)`` reference images (no gradient).
+        layers: subset of the extractor's layers (default: all of them).
+    """
+    if output.shape != target.shape:
+        raise ValueError(f"perceptual_loss: output {tuple(output.shape)} and target {tuple(target.shape)} differ")
+    feats = extractor(output)
+    with torch.no_grad():
+        ref = extractor(target)
+    names = list(feats) if layers is None else list(layers)
+    return sum(content_loss(feats[n], ref[n]) for n in names)
