@@ -1,0 +1,203 @@
+"""Image inpainting: a small U-Net that fills holes, the composition, losses, metric and baselines.
+
+Mask convention (see ``course_lib.data.masks``): ``mask`` is a float ``(B, 1, H, W)`` tensor
+with **1 = missing (hole)** and **0 = known**; images are ``(B, C, H, W)`` in [0, 1].
+
+Notation::
+
+    x        the complete image (known only outside the hole)
+    m        the mask, 1 in the hole
+    x_in     [x * (1 - m); m]                 (B, C + 1, H, W), the network's input
+    x_blur   blur_fill(x, m)                  the classical normalised-convolution fill
+    x_hat    sigmoid(logit(x_blur) + U-Net(x_in))   (B, C, H, W) in [0, 1], a prediction everywhere
+    y        m * x_hat + (1 - m) * x          the composition: known pixels are kept exactly
+
+With ``residual=True`` (the default) the network learns a **correction** to the blur fill
+(residual learning, as DnCNN in notebook 07; a coarse fill refined by a network, as in Yu et al.
+2018): its last layer starts at zero, so before training ``x_hat`` is exactly the blur fill and
+training only has to improve on it. ``residual=False`` gives the plain ``sigmoid(U-Net(x_in))``.
+
+The network pads its input to a multiple of ``2**depth`` (replicate padding) and crops the
+output back, so any ``H, W`` works (the source article's network needed multiples of 8).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["check_mask", "masked_input", "compose", "InpaintingUNet", "masked_l1", "hole_psnr",
+           "mean_fill", "blur_fill", "pad_to_multiple"]
+
+
+def check_mask(image: torch.Tensor, mask: torch.Tensor) -> None:
+    """Raise a ``ValueError`` unless ``image`` is ``(B, C, H, W)`` and ``mask`` is ``(B, 1, H, W)``."""
+    if image.ndim != 4:
+        raise ValueError(f"expected an image batch (B, C, H, W), got {tuple(image.shape)}")
+    B, _, H, W = image.shape
+    if tuple(mask.shape) != (B, 1, H, W):
+        raise ValueError(f"mask shape mismatch: expected (B, 1, H, W) = {(B, 1, H, W)} for an image "
+                         f"{tuple(image.shape)}, got {tuple(mask.shape)} (convention: 1 = hole, 0 = known)")
+
+
+def masked_input(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``[image * (1 - mask); mask]``: ``(B, C, H, W)``, ``(B, 1, H, W)`` -> ``(B, C + 1, H, W)``."""
+    check_mask(image, mask)
+    return torch.cat([image * (1 - mask), mask], dim=1)  # (B, C + 1, H, W)
+
+
+def compose(pred: torch.Tensor, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``mask * pred + (1 - mask) * image``: the prediction inside the hole, the input outside."""
+    check_mask(image, mask)
+    if pred.shape != image.shape:
+        raise ValueError(f"pred shape {tuple(pred.shape)} differs from image shape {tuple(image.shape)}")
+    return mask * pred + (1 - mask) * image
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int, mode: str = "replicate") -> tuple[torch.Tensor, tuple[int, int]]:
+    """Pad ``(B, C, H, W)`` at the bottom and right to multiples of ``multiple``; returns it and ``(H, W)``."""
+    H, W = x.shape[-2:]
+    pad_h, pad_w = (-H) % multiple, (-W) % multiple  # e.g. 100 -> 4 more rows for multiple 8
+    if pad_h or pad_w:
+        x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+    return x, (H, W)
+
+
+def _block(c_in: int, c_out: int) -> nn.Sequential:
+    """(3x3 conv -> ReLU) x 2, size-preserving. No BatchNorm: the holes change batch statistics."""
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1), nn.ReLU(inplace=True),
+                         nn.Conv2d(c_out, c_out, 3, padding=1), nn.ReLU(inplace=True))
+
+
+class InpaintingUNet(nn.Module):
+    """U-Net-like encoder-decoder: masked image + mask -> a complete image in [0, 1].
+
+    Args:
+        in_channels: image channels ``C`` (the network takes ``C + 1``: the mask is appended).
+        base: channels at full resolution; level ``l`` has ``base * 2**l``.
+        depth: number of stride-2 downsamplings (the stride of the network is ``2**depth``).
+        residual: predict a correction to :func:`blur_fill` (default) instead of the image itself.
+
+    ``forward(image, mask)`` returns the **composed** output ``(B, C, H, W)``: known pixels are
+    the input's exactly. ``predict(image, mask)`` returns the raw prediction ``x_hat`` for every
+    pixel (used by the training loss). Any ``H, W`` works (replicate padding, then a crop).
+    """
+
+    def __init__(self, in_channels: int = 3, base: int = 32, depth: int = 3, residual: bool = True):
+        super().__init__()
+        self.in_channels, self.depth, self.residual = in_channels, depth, residual
+        chans = [base * 2**level for level in range(depth + 1)]
+        self.enc = nn.ModuleList([_block(in_channels + 1, chans[0])] +
+                                 [_block(chans[level - 1], chans[level]) for level in range(1, depth + 1)])
+        self.down = nn.ModuleList([nn.Conv2d(chans[level], chans[level], 3, stride=2, padding=1)
+                                   for level in range(depth)])
+        self.dec = nn.ModuleList([_block(chans[level + 1] + chans[level], chans[level]) for level in range(depth)])
+        self.head = nn.Conv2d(chans[0], in_channels, 1)
+        if residual:  # start as the blur fill: the network's correction is zero before training
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
+
+    @property
+    def stride(self) -> int:
+        return 2**self.depth
+
+    def predict(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Raw prediction ``x_hat`` for every pixel, ``(B, C, H, W)`` in [0, 1] (see the module docstring)."""
+        check_mask(image, mask)
+        if image.shape[1] != self.in_channels:
+            raise ValueError(f"expected {self.in_channels} image channels, got {tuple(image.shape)}")
+        h, (H, W) = pad_to_multiple(masked_input(image, mask), self.stride)  # (B, C + 1, H', W')
+        skips = []
+        for level in range(self.depth):
+            h = self.enc[level](h)  # (B, base * 2**level, H' / 2**level, W' / 2**level)
+            skips.append(h)
+            h = self.down[level](h)
+        h = self.enc[self.depth](h)  # bottleneck (B, base * 2**depth, H' / stride, W' / stride)
+        for level in reversed(range(self.depth)):
+            h = F.interpolate(h, size=skips[level].shape[-2:], mode="bilinear", align_corners=False)
+            h = self.dec[level](torch.cat([h, skips[level]], dim=1))  # concatenated skip
+        logits = self.head(h)[..., :H, :W]  # crop back to (B, C, H, W)
+        if self.residual:  # a correction to the blur fill, in logit space so the output stays in [0, 1]
+            coarse = blur_fill(image * (1 - mask), mask).clamp(1e-4, 1 - 1e-4)  # (B, C, H, W)
+            logits = logits + torch.logit(coarse)
+        return torch.sigmoid(logits)
+
+    def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return compose(self.predict(image, mask), image, mask)
+
+
+def masked_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, known_weight: float = 0.0) -> torch.Tensor:
+    """Mean L1 over hole pixels plus ``known_weight`` times the mean L1 over known pixels.
+
+    Each term is averaged over its own pixels (and channels), so a small hole counts as much as
+    a large one. With ``known_weight=0`` changes of ``pred`` outside the hole do not matter.
+    """
+    check_mask(target, mask)
+    err = (pred - target).abs()  # (B, C, H, W)
+    C = target.shape[1]
+    hole = (err * mask).sum() / (mask.sum() * C).clamp_min(1.0)
+    if known_weight == 0:
+        return hole
+    known = (err * (1 - mask)).sum() / ((1 - mask).sum() * C).clamp_min(1.0)
+    return hole + known_weight * known
+
+
+def hole_psnr(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+    """PSNR in dB over the hole pixels only, per image: ``(B,)``.
+
+    ``MSE_b = sum(mask * (pred - target)**2) / (C * sum(mask))`` over image ``b``, then
+    ``10 log10(data_range**2 / MSE_b)``. Known pixels are ignored (an exact copy there would
+    otherwise inflate the score). An image with an empty hole gives NaN.
+    """
+    check_mask(target, mask)
+    if pred.shape != target.shape:
+        raise ValueError(f"pred shape {tuple(pred.shape)} differs from target shape {tuple(target.shape)}")
+    C = target.shape[1]
+    sq = ((pred - target) ** 2 * mask).flatten(1).sum(dim=1)  # (B,)
+    n = mask.flatten(1).sum(dim=1) * C  # (B,) hole values per image
+    mse = sq / n  # 0/0 = NaN for an empty hole
+    return 10 * torch.log10(data_range**2 / mse)
+
+
+def mean_fill(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Fill the hole with the per-image, per-channel mean of the known pixels (a baseline)."""
+    check_mask(image, mask)
+    known = 1 - mask
+    mean = (image * known).sum(dim=(2, 3), keepdim=True) / known.sum(dim=(2, 3), keepdim=True).clamp_min(1.0)
+    return compose(mean.expand_as(image), image, mask)  # (B, C, 1, 1) broadcast
+
+
+def _gaussian_zero_pad(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur with zero padding (outside the image counts as unknown)."""
+    radius = max(1, math.ceil(3 * sigma))
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+    k = torch.exp(-0.5 * (t / sigma) ** 2)
+    k = k / k.sum()
+    C = x.shape[1]
+    x = F.conv2d(x, k.view(1, 1, 1, -1).expand(C, 1, 1, -1), padding=(0, radius), groups=C)  # along W
+    return F.conv2d(x, k.view(1, 1, -1, 1).expand(C, 1, -1, 1), padding=(radius, 0), groups=C)  # along H
+
+
+def blur_fill(image: torch.Tensor, mask: torch.Tensor, sigmas: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0),
+              min_weight: float = 0.1) -> torch.Tensor:
+    """Normalised convolution: ``G_s * (x (1 - m)) / G_s * (1 - m)`` inside the hole.
+
+    Each hole pixel takes the smallest ``sigma`` in ``sigmas`` whose known weight
+    ``G_s * (1 - m)`` reaches ``min_weight`` (sharp near the border, smooth deep inside); pixels
+    never reaching it take the largest sigma. Known pixels are kept exactly.
+    """
+    check_mask(image, mask)
+    known = 1 - mask
+    fill = torch.zeros_like(image)
+    done = torch.zeros_like(mask, dtype=torch.bool)
+    for i, sigma in enumerate(sigmas):
+        num = _gaussian_zero_pad(image * known, sigma)  # (B, C, H, W)
+        den = _gaussian_zero_pad(known, sigma)  # (B, 1, H, W)
+        estimate = num / den.clamp_min(1e-12)
+        take = ~done & ((den >= min_weight) | (i == len(sigmas) - 1))
+        fill = torch.where(take, estimate, fill)
+        done = done | take
+    return compose(fill.clamp(0, 1), image, mask)

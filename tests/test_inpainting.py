@@ -1,0 +1,113 @@
+"""Tests for course_lib.models.inpainting and course_lib.data.masks (notebook 13)."""
+
+import pytest
+import torch
+
+from course_lib.data.masks import box_masks, hole_fraction, stroke_masks
+from course_lib.models.inpainting import (InpaintingUNet, blur_fill, compose, hole_psnr, masked_l1,
+                                          mean_fill, pad_to_multiple)
+
+
+@pytest.mark.parametrize("size", [(64, 64), (100, 100), (37, 53)])
+def test_output_shape_known_pixels_and_range(size):
+    torch.manual_seed(0)
+    H, W = size
+    net = InpaintingUNet(base=8, depth=3).eval()
+    x = torch.rand(2, 3, H, W)
+    m = box_masks(2, H, W, generator=1)
+    with torch.no_grad():
+        out = net(x, m)
+    assert out.shape == x.shape
+    assert torch.equal(out[m.expand_as(x) == 0], x[m.expand_as(x) == 0])  # known pixels exact
+    assert out.min() >= 0 and out.max() <= 1
+
+
+def test_pad_to_multiple():
+    x, (H, W) = pad_to_multiple(torch.rand(1, 3, 100, 37), 8)
+    assert x.shape[-2:] == (104, 40) and (H, W) == (100, 37)
+
+
+@pytest.mark.parametrize("make", [box_masks, stroke_masks])
+def test_mask_fraction_and_determinism(make):
+    m1 = make(16, 48, 40, hole_range=(0.15, 0.3), generator=3)
+    m2 = make(16, 48, 40, hole_range=(0.15, 0.3), generator=torch.Generator().manual_seed(3))
+    assert m1.shape == (16, 1, 48, 40) and m1.dtype == torch.float32
+    assert torch.equal(m1, m2)
+    assert set(m1.unique().tolist()) <= {0.0, 1.0}
+    f = hole_fraction(m1)
+    assert (f >= 0.15).all() and (f <= 0.3).all()
+    assert not torch.equal(m1, make(16, 48, 40, hole_range=(0.15, 0.3), generator=4))
+
+
+def test_hole_psnr_manual_and_ignores_known():
+    target = torch.zeros(1, 3, 4, 4)
+    mask = torch.zeros(1, 1, 4, 4)
+    mask[..., :2, :2] = 1  # 4 hole pixels
+    pred = target.clone()
+    pred[..., :2, :2] = 0.1  # error 0.1 everywhere in the hole -> MSE 0.01 -> 20 dB
+    assert torch.allclose(hole_psnr(pred, target, mask), torch.tensor([20.0]), atol=1e-4)
+    pred2 = pred.clone()
+    pred2[..., 3, 3] = 0.9  # a known pixel changes: no effect
+    assert torch.allclose(hole_psnr(pred2, target, mask), hole_psnr(pred, target, mask))
+    # random case against a manual computation
+    g = torch.Generator().manual_seed(0)
+    p, t = torch.rand(3, 3, 8, 8, generator=g), torch.rand(3, 3, 8, 8, generator=g)
+    m = box_masks(3, 8, 8, generator=0)
+    for b in range(3):
+        sel = m[b, 0].bool()
+        mse = ((p[b][:, sel] - t[b][:, sel]) ** 2).mean()
+        assert torch.allclose(hole_psnr(p, t, m)[b], 10 * torch.log10(1 / mse), atol=1e-4)
+
+
+def test_masked_l1_ignores_known_with_zero_weight():
+    g = torch.Generator().manual_seed(0)
+    t, p = torch.rand(2, 3, 8, 8, generator=g), torch.rand(2, 3, 8, 8, generator=g)
+    m = box_masks(2, 8, 8, generator=0)
+    p2 = p + (1 - m) * 5.0
+    assert torch.allclose(masked_l1(p, t, m), masked_l1(p2, t, m))
+    assert masked_l1(p2, t, m, known_weight=0.1) > masked_l1(p, t, m, known_weight=0.1)
+
+
+def test_baselines_keep_known_and_fill_hole():
+    x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    m = box_masks(2, 32, 32, hole_range=(0.25, 0.3), generator=0)
+    for fill in (mean_fill, blur_fill):
+        out = fill(x, m)
+        assert out.shape == x.shape and torch.isfinite(out).all()
+        assert torch.equal(out * (1 - m), x * (1 - m))
+        assert out.min() >= 0 and out.max() <= 1
+    assert torch.allclose(compose(torch.ones_like(x), x, m), m + (1 - m) * x)
+
+
+def test_one_batch_overfit_decreases_hole_loss():
+    torch.manual_seed(0)
+    ramp = torch.linspace(0, 1, 16)
+    x = torch.rand(4, 3, 1, 1) * 0.5 + 0.5 * ramp.view(1, 1, 1, 16) * ramp.view(1, 1, 16, 1)  # smooth images
+    m = box_masks(4, 16, 16, generator=0)
+    net = InpaintingUNet(base=8, depth=2, residual=False)
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(60):
+        opt.zero_grad()
+        loss = masked_l1(net.predict(x, m), x, m)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_mask_shape_mismatch_error():
+    net = InpaintingUNet(base=8, depth=2)
+    with pytest.raises(ValueError, match=r"expected \(B, 1, H, W\).*got \(2, 3, 16, 16\)"):
+        net(torch.rand(2, 3, 16, 16), torch.zeros(2, 3, 16, 16))
+    with pytest.raises(ValueError, match="mask shape mismatch"):
+        hole_psnr(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8), torch.zeros(1, 1, 8, 9))
+
+
+def test_residual_network_starts_as_blur_fill_and_plain_variant_differs():
+    x = torch.rand(2, 3, 37, 53, generator=torch.Generator().manual_seed(0))
+    m = stroke_masks(2, 37, 53, generator=0)
+    with torch.no_grad():
+        assert torch.allclose(InpaintingUNet(base=8)(x, m), blur_fill(x, m), atol=1e-5)
+        plain = InpaintingUNet(base=8, residual=False)(x, m)
+    assert plain.shape == x.shape and not torch.allclose(plain, blur_fill(x, m), atol=1e-3)
