@@ -57,3 +57,18 @@ def test_a_missing_metric_is_not_a_pass(course, monkeypatch):
     monkeypatch.setitem(run_course.TARGETS, "c_after", [run_course.Target("absent", ">=", 0, "absent metric")])
     assert run_course.main(["--budget", "standard", "--notebooks-dir", str(course / "notebooks"), "--only", "c_"]) == 1
     assert "absent metric: not recorded" in (course / "runs" / "course" / "RESULTS.md").read_text()
+
+
+def test_a_partial_rerun_keeps_the_other_rows(course):
+    folder = str(course / "notebooks")
+    assert run_course.main(["--budget", "smoke", "--notebooks-dir", folder]) == 1
+    (course / "notebooks" / "b_broken.ipynb").write_text(
+        (course / "notebooks" / "c_after.ipynb").read_text().replace("c_after", "b_broken"))
+    assert run_course.main(["--budget", "smoke", "--notebooks-dir", folder, "--only", "b_"]) == 0  # this run passed
+    report = (course / "runs" / "course" / "RESULTS.md").read_text()
+    assert "deliberate failure" not in report and "| a_good |" in report and "| c_after |" in report
+    assert "3 of 3 passed" in report and "the other 2 come from earlier runs" in report
+    # a kept outcome at another budget is not reported as if it were this budget's
+    assert run_course.main(["--budget", "standard", "--notebooks-dir", folder, "--only", "c_"]) == 0
+    report = (course / "runs" / "course" / "RESULTS.md").read_text()
+    assert "| a_good |" not in report and "1 of 1 passed" in report
