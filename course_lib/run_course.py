@@ -196,7 +196,9 @@ def write_report(results: list[NotebookResult], budget: str, out_dir: Path, name
 
     ran = {r.name for r in results}
     earlier = [r for n in (names or []) if n not in ran and (r := load_status(n, budget, out_dir)) is not None]
-    rows = sorted(results + earlier, key=lambda r: r.name)
+    missing = [NotebookResult(n, False, 0.0, {}, [], f"not run at the {budget} budget yet")
+               for n in (names or []) if n not in ran and n not in {r.name for r in earlier}]
+    rows = sorted(results + earlier + missing, key=lambda r: r.name)
 
     lines = [f"# Course results, `{budget}` budget",
              "",
@@ -209,14 +211,15 @@ def write_report(results: list[NotebookResult], budget: str, out_dir: Path, name
     for r in rows:
         target = "; ".join(f"{t.label}: {'met' if m else ('not recorded' if m is None else 'missed')}"
                            for t, m in r.targets) or "-"
-        status = "pass" if r.passed else ("error: " + r.error if not r.ok else "target missed")
+        status = "pass" if r.passed else ("target missed" if r.ok else
+                                          r.error if r.error.startswith("not run") else "error: " + r.error)
         lines.append(f"| {r.name} | {r.seconds:.0f} s | {_headline(r.metrics, r.targets)} | {target} | {status} | "
                      f"{r.measured or '-'} | {REFERENCES.get(r.name, '-')} |")
     total = sum(r.seconds for r in rows)
     lines += ["", f"Total wall time: {total / 60:.1f} min; {sum(r.passed for r in rows)} of {len(rows)} passed."]
-    if earlier:
-        lines.append(f"This run executed {len(results)} notebook(s); the rows of the other {len(earlier)} come from "
-                     f"earlier runs at the same budget (see 'measured').")
+    if earlier or missing:
+        lines.append(f"This run executed {len(results)} notebook(s); the rows of {len(earlier)} others come from "
+                     f"earlier runs at the same budget (see 'measured'); {len(missing)} have not run at it.")
     path = out_dir / "RESULTS.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
