@@ -106,3 +106,46 @@ def ssim(
     ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov_xy + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
     out = ssim_map.flatten(1).mean(dim=1).to(out_dtype)  # (B,): mean over channels and positions
     return out[0] if squeeze else out
+
+
+# =============================================================================================
+# Super-resolution conventions: luminance (Y) channel, border cropped
+# =============================================================================================
+__all__ += ["rgb_to_y", "psnr_y", "ssim_y"]
+
+# ITU-R BT.601 luma for RGB in [0, 1], scaled to the studio range [16, 235] / 255 (MATLAB's
+# rgb2ycbcr, which the SR papers' evaluation code uses).
+_BT601 = (65.481, 128.553, 24.966)
+
+
+def rgb_to_y(image: torch.Tensor) -> torch.Tensor:
+    """Y channel of ``(3, H, W)`` or ``(B, 3, H, W)`` RGB in [0, 1] -> ``(1, H, W)`` / ``(B, 1, H, W)``.
+
+    ``Y = (16 + 65.481 R + 128.553 G + 24.966 B) / 255``, so Y lies in [16/255, 235/255].
+    Equals ``skimage.color.rgb2ycbcr(img)[..., 0] / 255``.
+    """
+    if not isinstance(image, torch.Tensor) or image.ndim not in (3, 4) or image.shape[-3] != 3:
+        shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
+        raise ValueError(f"rgb_to_y expects RGB (3, H, W) or (B, 3, H, W), got {shape}")
+    r, g, b = image.unbind(dim=-3)
+    y = (16.0 + _BT601[0] * r + _BT601[1] * g + _BT601[2] * b) / 255.0
+    return y.unsqueeze(-3)
+
+
+def _crop(image: torch.Tensor, border: int) -> torch.Tensor:
+    if border < 0 or 2 * border >= min(image.shape[-2:]):
+        raise ValueError(f"border must be in [0, min(H, W) / 2), got {border} for {tuple(image.shape)}")
+    return image[..., border:image.shape[-2] - border, border:image.shape[-1] - border] if border else image
+
+
+def psnr_y(x: torch.Tensor, y: torch.Tensor, border: int = 0) -> torch.Tensor:
+    """PSNR on the Y channel with ``border`` pixels cropped on each side (SR papers crop ``scale``).
+
+    ``x``, ``y``: RGB ``(3, H, W)`` or ``(B, 3, H, W)`` in [0, 1]. Returns dB, 0-d or ``(B,)``.
+    """
+    return psnr(_crop(rgb_to_y(x), border), _crop(rgb_to_y(y), border))
+
+
+def ssim_y(x: torch.Tensor, y: torch.Tensor, border: int = 0) -> torch.Tensor:
+    """SSIM on the Y channel with ``border`` pixels cropped (see :func:`psnr_y`)."""
+    return ssim(_crop(rgb_to_y(x), border), _crop(rgb_to_y(y), border))
