@@ -48,3 +48,36 @@ def test_student_version_fails_only_in_its_exercises(tmp_path, monkeypatch):
     counts = make_student.execute_and_count(student)
     assert counts["other_errors"] == []
     assert counts["stubs"] >= 2 and len(counts["exercise_errors"]) == counts["stubs"]
+
+
+def _names_assigned(source: str) -> set[str]:
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+    return names
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_results_cell_does_not_need_an_exercise_answer(path):
+    # a student who has not solved the exercises must still get to run.save: names it reads
+    # must be defined outside the solution blocks (student versions replace those blocks)
+    student, _ = make_student.student_notebook(nbformat.read(path, as_version=4))
+    code = [c.source for c in student.cells if c.cell_type == "code"]
+    defined = set()
+    for source in code[:-1]:
+        cleaned = "\n".join(line[: len(line) - len(line.lstrip())] + "pass" if line.lstrip().startswith(("%", "!"))
+                            else line for line in source.splitlines())  # IPython magics -> pass
+        defined |= _names_assigned(cleaned)
+    import ast
+    import builtins
+
+    used = {n.id for n in ast.walk(ast.parse(code[-1])) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    used -= _names_assigned(code[-1]) | set(dir(builtins)) | {"run"}
+    assert not used - defined, f"{path.name}: the last cell reads {sorted(used - defined)}, defined only in solutions"
