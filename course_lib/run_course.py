@@ -114,10 +114,48 @@ def _results_file(name: str) -> Path:
     return runs_dir("results") / f"{name}.json"
 
 
+def _poll_in_slices(channel, slice_seconds: float = 0.5) -> None:
+    """Make ``channel.get_msg(timeout=T)`` wait in short polls instead of one long one.
+
+    Works around jupyter/nbclient#312: with an ``ipywidgets.interact`` cell (notebook 01) the
+    shell reply can already be queued while a single ``get_msg(timeout=T)`` sleeps the whole
+    ``T`` (measured here: the cell took exactly the per-cell timeout, 30 minutes with ours,
+    then went on without error). Polling in slices sees the reply within ``slice_seconds``;
+    the overall deadline, and the ``Empty`` raised when it passes, are unchanged.
+    """
+    from queue import Empty
+
+    original = channel.get_msg
+
+    async def get_msg(timeout: float | None = None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            wait = slice_seconds if deadline is None else min(slice_seconds, max(0.0, deadline - time.monotonic()))
+            try:
+                return await original(timeout=wait)
+            except Empty:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+
+    channel.get_msg = get_msg
+
+
+def _client(nb, timeout: int, workdir: Path):
+    """An nbclient ``NotebookClient`` whose shell channel polls in slices (see ``_poll_in_slices``)."""
+    from nbclient import NotebookClient
+
+    class _Client(NotebookClient):
+        async def async_start_new_kernel_client(self):
+            kc = await super().async_start_new_kernel_client()
+            _poll_in_slices(kc.shell_channel)
+            return kc
+
+    return _Client(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(workdir)}})
+
+
 def run_notebook(path: Path, budget: str, out_dir: Path, timeout: int) -> NotebookResult:
     """Execute one notebook in a fresh kernel; write the executed copy and its HTML."""
     import nbformat
-    from nbclient import NotebookClient
 
     name = path.stem
     nb = nbformat.read(path, as_version=4)
@@ -129,8 +167,7 @@ def run_notebook(path: Path, budget: str, out_dir: Path, timeout: int) -> Notebo
     old_budget = os.environ.get("COURSE_BUDGET")
     os.environ["COURSE_BUDGET"] = budget  # the kernel inherits the environment
     try:
-        NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        _client(nb, timeout, path.parent).execute()
     except Exception as exc:  # noqa: BLE001 - a failing notebook is reported, the others go on
         error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
     finally:

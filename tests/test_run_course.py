@@ -73,3 +73,54 @@ def test_a_partial_rerun_keeps_the_other_rows(course):
     report = (course / "runs" / "course" / "RESULTS.md").read_text()
     assert "| a_good | 0 s | - | - | not run at the standard budget yet" in report
     assert "1 of 3 passed" in report
+
+
+class _LateReplyChannel:
+    """A shell channel with the nbclient#312 symptom: a get_msg that starts before the reply
+    exists sleeps its whole timeout, even though the reply arrives meanwhile."""
+
+    def __init__(self, reply_after: float | None):
+        import time
+
+        self.ready_at = None if reply_after is None else time.monotonic() + reply_after
+
+    async def get_msg(self, timeout=None):
+        import asyncio
+        import time
+        from queue import Empty
+
+        if self.ready_at is not None and time.monotonic() >= self.ready_at:
+            return {"msg": "reply"}
+        await asyncio.sleep(timeout)
+        raise Empty
+
+
+def test_shell_channel_polls_in_slices_so_a_queued_reply_is_not_missed():
+    import asyncio
+    import time
+    from queue import Empty
+
+    channel = _LateReplyChannel(reply_after=0.3)
+    run_course._poll_in_slices(channel, slice_seconds=0.1)
+    started = time.monotonic()
+    assert asyncio.run(channel.get_msg(timeout=30)) == {"msg": "reply"}
+    assert time.monotonic() - started < 2  # unpatched: 30 s
+    silent = _LateReplyChannel(reply_after=None)
+    run_course._poll_in_slices(silent, slice_seconds=0.1)
+    started = time.monotonic()
+    with pytest.raises(Empty):  # the deadline still holds
+        asyncio.run(silent.get_msg(timeout=0.5))
+    assert 0.45 < time.monotonic() - started < 2
+
+
+def test_interact_cell_does_not_wait_for_the_cell_timeout(tmp_path):
+    """An ipywidgets.interact cell (as in notebook 01) finishes in seconds under run_course's client."""
+    import time
+
+    _write(tmp_path, "w", "import ipywidgets as widgets\ndef f(a=1.0):\n    print(a)\n"
+           "widgets.interact(f, a=widgets.FloatSlider(value=1.0));", "print('next')")
+    nb = nbformat.read(tmp_path / "w.ipynb", as_version=4)
+    started = time.monotonic()
+    run_course._client(nb, timeout=60, workdir=tmp_path).execute()
+    assert time.monotonic() - started < 30
+    assert nb.cells[1].outputs[0]["text"] == "next\n"
