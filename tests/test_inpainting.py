@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from course_lib.data.masks import box_masks, hole_fraction, stroke_masks
-from course_lib.models.inpainting import (InpaintingUNet, blur_fill, compose, hole_psnr, masked_l1,
+from course_lib.models.inpainting import (InpaintingUNet, blur_fill, compose, hole_psnr, masked_l1, masked_mse,
                                           mean_fill, pad_to_multiple)
 
 
@@ -111,3 +111,42 @@ def test_residual_network_starts_as_blur_fill_and_plain_variant_differs():
         assert torch.allclose(InpaintingUNet(base=8)(x, m), blur_fill(x, m), atol=1e-5)
         plain = InpaintingUNet(base=8, residual=False)(x, m)
     assert plain.shape == x.shape and not torch.allclose(plain, blur_fill(x, m), atol=1e-3)
+
+
+def _last_decoder_alive(net, x, m):
+    """Share of positive activations at the output of the last (full-resolution) decoder block."""
+    out = {}
+    hook = net.dec[0].register_forward_hook(lambda mod, inp, o: out.__setitem__("alive", (o > 0).float().mean().item()))
+    with torch.no_grad():
+        net.predict(x, m)
+    hook.remove()
+    return out["alive"]
+
+
+def test_residual_training_keeps_last_decoder_relus_alive():
+    """Regression: without normalisation the zero-initialised head plus Adam killed the ReLUs of
+    the last decoder block within ~50 steps (0.2 % alive), so the head saw zeros and the trained
+    network stayed equal to the blur fill. GroupNorm keeps the pre-activations centred."""
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(0)
+    net = InpaintingUNet(base=8, depth=3)
+    opt = torch.optim.Adam(net.parameters(), lr=2e-3)
+    ramp = torch.linspace(0, 1, 32)
+    for _ in range(40):
+        x = (torch.rand(8, 3, 1, 1, generator=g) * ramp.view(1, 1, 1, 32) + 0.3 * torch.rand(8, 3, 32, 32, generator=g)).clamp(0, 1)
+        m = box_masks(8, 32, 32, generator=g)
+        loss = masked_l1(net.predict(x, m), x, m)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert _last_decoder_alive(net, x, m) > 0.2
+    assert net.head.weight.abs().sum() > 0  # the head has moved away from its zero initialisation
+
+
+def test_masked_mse_matches_hole_psnr_and_ignores_known():
+    g = torch.Generator().manual_seed(0)
+    t, p = torch.rand(1, 3, 8, 8, generator=g), torch.rand(1, 3, 8, 8, generator=g)
+    m = box_masks(1, 8, 8, generator=0)
+    mse = masked_mse(p, t, m)
+    assert torch.allclose(10 * torch.log10(1 / mse), hole_psnr(p, t, m)[0], atol=1e-4)
+    assert torch.allclose(masked_mse(p + (1 - m) * 3.0, t, m), mse)

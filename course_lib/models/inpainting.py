@@ -7,15 +7,17 @@ Notation::
 
     x        the complete image (known only outside the hole)
     m        the mask, 1 in the hole
-    x_in     [x * (1 - m); m]                 (B, C + 1, H, W), the network's input
     x_blur   blur_fill(x, m)                  the classical normalised-convolution fill
+    x_in     [x_blur; m]                      (B, C + 1, H, W), the residual network's input
     x_hat    sigmoid(logit(x_blur) + U-Net(x_in))   (B, C, H, W) in [0, 1], a prediction everywhere
     y        m * x_hat + (1 - m) * x          the composition: known pixels are kept exactly
 
 With ``residual=True`` (the default) the network learns a **correction** to the blur fill
 (residual learning, as DnCNN in notebook 07; a coarse fill refined by a network, as in Yu et al.
 2018): its last layer starts at zero, so before training ``x_hat`` is exactly the blur fill and
-training only has to improve on it. ``residual=False`` gives the plain ``sigmoid(U-Net(x_in))``.
+training only has to improve on it. The residual network also *sees* the blur fill (inside the
+hole instead of zeros), so it corrects a fill it can look at. ``residual=False`` gives the plain
+``sigmoid(U-Net([x * (1 - m); m]))`` with zeros in the hole.
 
 The network pads its input to a multiple of ``2**depth`` (replicate padding) and crops the
 output back, so any ``H, W`` works (the source article's network needed multiples of 8).
@@ -29,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["check_mask", "masked_input", "compose", "InpaintingUNet", "masked_l1", "hole_psnr",
+__all__ = ["check_mask", "masked_input", "compose", "InpaintingUNet", "masked_l1", "masked_mse", "hole_psnr",
            "mean_fill", "blur_fill", "pad_to_multiple"]
 
 
@@ -66,14 +68,24 @@ def pad_to_multiple(x: torch.Tensor, multiple: int, mode: str = "replicate") -> 
     return x, (H, W)
 
 
-def _block(c_in: int, c_out: int) -> nn.Sequential:
-    """(3x3 conv -> ReLU) x 2, size-preserving. No BatchNorm: the holes change batch statistics."""
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1), nn.ReLU(inplace=True),
-                         nn.Conv2d(c_out, c_out, 3, padding=1), nn.ReLU(inplace=True))
+def _block(c_in: int, c_out: int, groups: int = 8) -> nn.Sequential:
+    """(3x3 conv -> GroupNorm -> ReLU) x 2, size-preserving.
+
+    GroupNorm rather than BatchNorm: the holes change batch statistics, GroupNorm works per
+    image. The normalisation keeps the pre-activations centred with unit spread, so an Adam step
+    on a bias cannot push a whole layer below zero (without it the last decoder block's ReLUs
+    died within 50 steps and the network stayed equal to the blur fill).
+    """
+    g = math.gcd(groups, c_out)
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1), nn.GroupNorm(g, c_out), nn.ReLU(inplace=True),
+                         nn.Conv2d(c_out, c_out, 3, padding=1), nn.GroupNorm(g, c_out), nn.ReLU(inplace=True))
 
 
 class InpaintingUNet(nn.Module):
     """U-Net-like encoder-decoder: masked image + mask -> a complete image in [0, 1].
+
+    Blocks are (3x3 conv -> GroupNorm -> ReLU) x 2. The residual variant's input is the blur
+    fill plus the mask, the plain variant's the image with zeros in the hole plus the mask.
 
     Args:
         in_channels: image channels ``C`` (the network takes ``C + 1``: the mask is appended).
@@ -109,7 +121,12 @@ class InpaintingUNet(nn.Module):
         check_mask(image, mask)
         if image.shape[1] != self.in_channels:
             raise ValueError(f"expected {self.in_channels} image channels, got {tuple(image.shape)}")
-        h, (H, W) = pad_to_multiple(masked_input(image, mask), self.stride)  # (B, C + 1, H', W')
+        if self.residual:  # the blur fill inside the hole (known pixels unchanged) + the mask
+            coarse = blur_fill(image * (1 - mask), mask)  # (B, C, H, W) in [0, 1]
+            x_in = torch.cat([coarse, mask], dim=1)
+        else:  # zeros inside the hole + the mask
+            x_in = masked_input(image, mask)
+        h, (H, W) = pad_to_multiple(x_in, self.stride)  # (B, C + 1, H', W')
         skips = []
         for level in range(self.depth):
             h = self.enc[level](h)  # (B, base * 2**level, H' / 2**level, W' / 2**level)
@@ -121,8 +138,7 @@ class InpaintingUNet(nn.Module):
             h = self.dec[level](torch.cat([h, skips[level]], dim=1))  # concatenated skip
         logits = self.head(h)[..., :H, :W]  # crop back to (B, C, H, W)
         if self.residual:  # a correction to the blur fill, in logit space so the output stays in [0, 1]
-            coarse = blur_fill(image * (1 - mask), mask).clamp(1e-4, 1 - 1e-4)  # (B, C, H, W)
-            logits = logits + torch.logit(coarse)
+            logits = logits + torch.logit(coarse.clamp(1e-4, 1 - 1e-4))
         return torch.sigmoid(logits)
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -143,6 +159,19 @@ def masked_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, know
         return hole
     known = (err * (1 - mask)).sum() / ((1 - mask).sum() * C).clamp_min(1.0)
     return hole + known_weight * known
+
+
+def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over the hole pixels (and channels) of the whole batch: a scalar.
+
+    ``sum(mask * (pred - target)**2) / (C * sum(mask))``; known pixels do not count. The
+    training loss that matches the metric: :func:`hole_psnr` is ``-10 log10`` of a hole MSE.
+    """
+    check_mask(target, mask)
+    if pred.shape != target.shape:
+        raise ValueError(f"pred shape {tuple(pred.shape)} differs from target shape {tuple(target.shape)}")
+    C = target.shape[1]
+    return ((pred - target) ** 2 * mask).sum() / (mask.sum() * C).clamp_min(1.0)
 
 
 def hole_psnr(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
