@@ -72,3 +72,27 @@ def test_setup_cell_is_identical_in_every_notebook():
     assert "course_lib.start_run()" in reference and "google.colab" in reference
     for name, setup in setups.items():
         assert setup == reference, f"{name}: the first code cell differs from {NOTEBOOKS[0].name}'s setup cell"
+
+
+# The public names of the design's contract table ("Names other code relies on"): each must be
+# importable from the module the table names, so notebooks and other code can rely on them.
+CONTRACT = {
+    "course_lib.budget": ["BUDGET", "pick"],
+    "course_lib.utils": ["get_device", "seed_everything"],
+    "course_lib.data": ["load_mnist", "load_image"],
+    "course_lib.classic": ["gaussian_blur", "sobel", "median_filter", "bilateral_filter", "canny", "equalize_histogram"],
+    "course_lib.metrics": ["psnr", "ssim", "mean_average_precision", "frechet_distance"],
+    "course_lib.models": ["alexnet", "vgg16", "resnet18", "resnet34", "resnet50", "vit_b_16", "LeNet5", "UNet"],
+    "course_lib.ops": ["box_iou", "nms"],
+    "course_lib.losses": ["gram_matrix"],
+    "course_lib.diffusion": ["NoiseSchedule"],
+}
+
+
+@pytest.mark.parametrize("module", sorted(CONTRACT))
+def test_contract_names_are_importable_where_the_design_says(module):
+    import importlib
+
+    mod = importlib.import_module(module)
+    missing = [name for name in CONTRACT[module] if not hasattr(mod, name)]
+    assert not missing, f"{module} lacks {missing}"
