@@ -140,8 +140,12 @@ def _poll_in_slices(channel, slice_seconds: float = 0.5) -> None:
     channel.get_msg = get_msg
 
 
-def _client(nb, timeout: int, workdir: Path):
-    """An nbclient ``NotebookClient`` whose shell channel polls in slices (see ``_poll_in_slices``)."""
+def notebook_client(nb, timeout: int, workdir: Path, **kwargs):
+    """An nbclient ``NotebookClient`` whose shell channel polls in slices (see ``_poll_in_slices``).
+
+    Used by ``make course`` and ``make student-check``; ``kwargs`` go to ``NotebookClient``
+    (e.g. ``allow_errors=True``).
+    """
     from nbclient import NotebookClient
 
     class _Client(NotebookClient):
@@ -150,7 +154,7 @@ def _client(nb, timeout: int, workdir: Path):
             _poll_in_slices(kc.shell_channel)
             return kc
 
-    return _Client(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(workdir)}})
+    return _Client(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}, **kwargs)
 
 
 def run_notebook(path: Path, budget: str, out_dir: Path, timeout: int) -> NotebookResult:
@@ -167,7 +171,7 @@ def run_notebook(path: Path, budget: str, out_dir: Path, timeout: int) -> Notebo
     old_budget = os.environ.get("COURSE_BUDGET")
     os.environ["COURSE_BUDGET"] = budget  # the kernel inherits the environment
     try:
-        _client(nb, timeout, path.parent).execute()
+        notebook_client(nb, timeout, path.parent).execute()
     except Exception as exc:  # noqa: BLE001 - a failing notebook is reported, the others go on
         error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
     finally:

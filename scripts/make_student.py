@@ -70,15 +70,14 @@ def execute_and_count(path: Path, budget: str = "smoke") -> dict:
     """
     import os
 
-    from nbclient import NotebookClient
+    from course_lib.run_course import notebook_client  # works around nbclient#312 (notebook 01's widget cell)
 
     nb = nbformat.read(path, as_version=4)
     stub_cells = {i for i, c in enumerate(nb.cells) if c.cell_type == "code" and STUB in c.source}
     old = os.environ.get("COURSE_BUDGET")
     os.environ["COURSE_BUDGET"] = budget
     try:
-        NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        notebook_client(nb, 600, path.parent, allow_errors=True).execute()
     finally:
         os.environ.pop("COURSE_BUDGET", None) if old is None else os.environ.__setitem__("COURSE_BUDGET", old)
     exercise, other = [], []

@@ -121,6 +121,6 @@ def test_interact_cell_does_not_wait_for_the_cell_timeout(tmp_path):
            "widgets.interact(f, a=widgets.FloatSlider(value=1.0));", "print('next')")
     nb = nbformat.read(tmp_path / "w.ipynb", as_version=4)
     started = time.monotonic()
-    run_course._client(nb, timeout=60, workdir=tmp_path).execute()
+    run_course.notebook_client(nb, timeout=60, workdir=tmp_path).execute()
     assert time.monotonic() - started < 30
     assert nb.cells[1].outputs[0]["text"] == "next\n"
