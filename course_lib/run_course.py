@@ -61,8 +61,8 @@ TARGETS: dict[str, list[Target]] = {
     "06_segmentation": [Target("miou", ">=", 0.85, "mIoU >= 0.85")],
     "07_autoencoders_and_denoising": [
         Target("denoise_gain_over_best_blur_db_mnist", ">=", 2.0, "denoising beats the best blur by >= 2 dB (MNIST)")],
-    "09_gans": [Target("dcgan_judged_share", ">=", 0.70, "DCGAN: >= 70% judged with confidence >= 0.9"),
-                Target("dcgan_classes_present", ">=", 10, "DCGAN: all ten classes present")],
+    "09_gans": [Target("cdcgan_judged_share", ">=", 0.70, "conditional DCGAN: >= 70% judged with confidence >= 0.9"),
+                Target("cdcgan_classes_present", ">=", 10, "conditional DCGAN: all ten classes present")],
     "11_style_transfer": [Target("style_loss_reduction", ">=", 10.0, "Gatys 128x128: style loss down >= 10x")],
     "12_super_resolution": [Target("psnr_gain_over_bicubic_db", ">=", 0.5, "x2 PSNR >= bicubic + 0.5 dB")],
     "13_inpainting": [Target("hole_psnr_gain_over_blur_db", ">=", 0.1,
@@ -83,7 +83,8 @@ REFERENCES: dict[str, str] = {
     "07_autoencoders_and_denoising": "DnCNN-S, BSD68 sigma 25/255: 29.23 dB vs BM3D 28.57 dB (Zhang et al. 2017)",
     "08_variational_autoencoders": "VAE on binarised MNIST: about 86-90 nats test NLL in later work (e.g. Burda et al. 2016); "
                                    "ours is on grey-level digits, not comparable",
-    "09_gans": "DCGAN (Radford et al. 2016) reports no MNIST FID; our Fréchet distance uses the course's judge",
+    "09_gans": "DCGAN (Radford et al. 2016) and conditional GAN (Mirza and Osindero 2014) report no MNIST FID; "
+               "our Fréchet distance uses the course's judge",
     "10_cyclegan_and_stylegan": "CycleGAN trains 200 epochs at 256x256 (Zhu et al. 2017); StyleGAN FFHQ 1024x1024 FID 4.40 "
                                 "(Karras et al. 2019)",
     "11_style_transfer": "Gatys et al. 2016 optimise with ImageNet-trained VGG-19; Johnson et al. 2016: a feed-forward net "

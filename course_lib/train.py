@@ -195,8 +195,14 @@ def _check_optimizer_owns(optimizer: torch.optim.Optimizer, model: nn.Module, op
                          f"expected an optimizer built from {model_name}.parameters() only")
 
 
+def _apply(model: nn.Module, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+    """``model(x)``, or ``model(x, labels)`` for a class-conditional GAN."""
+    return model(x) if labels is None else model(x, labels)
+
+
 def discriminator_step(D: nn.Module, G: nn.Module, real: torch.Tensor, z: torch.Tensor,
-                       opt_D: torch.optim.Optimizer, loss_fn: Callable = gan_d_loss) -> dict[str, float]:
+                       opt_D: torch.optim.Optimizer, loss_fn: Callable = gan_d_loss,
+                       labels: torch.Tensor | None = None) -> dict[str, float]:
     """One discriminator update: ``L_D(D(real), D(G(z)))`` with G's output detached.
 
     The fakes are generated under ``torch.no_grad()``, so the loss's graph never reaches G
@@ -210,6 +216,8 @@ def discriminator_step(D: nn.Module, G: nn.Module, real: torch.Tensor, z: torch.
         z: ``(B, latent_dim)`` noise, one row per real image (the last batch of an epoch may be smaller).
         opt_D: an optimizer over ``D.parameters()`` only.
         loss_fn: ``(real_logits, fake_logits) -> scalar``; default :func:`course_lib.losses.gan_d_loss`.
+        labels: for a class-conditional GAN, the ``(B,)`` classes of ``real``; then D sees
+            ``D(real, labels)`` and the fakes ``G(z, labels)`` carry the same labels.
 
     Returns:
         ``{"d_loss": L_D, "d_real": mean D(x), "d_fake": mean D(G(z))}`` (probabilities, for monitoring).
@@ -219,10 +227,10 @@ def discriminator_step(D: nn.Module, G: nn.Module, real: torch.Tensor, z: torch.
                          f"draw z with real.shape[0] rows")
     _check_optimizer_owns(opt_D, D, "opt_D", "D")
     with torch.no_grad():
-        fake = G(z)  # (B, C, H, W), no graph to G
+        fake = _apply(G, z, labels)  # (B, C, H, W), no graph to G
     opt_D.zero_grad(set_to_none=True)
-    real_logits = D(real)  # (B,)
-    fake_logits = D(fake.detach())  # (B,); detach() is a no-op here, kept to show the intent
+    real_logits = _apply(D, real, labels)  # (B,)
+    fake_logits = _apply(D, fake.detach(), labels)  # (B,); detach() is a no-op here, kept to show the intent
     loss = loss_fn(real_logits, fake_logits)
     loss.backward()
     opt_D.step()
@@ -231,7 +239,7 @@ def discriminator_step(D: nn.Module, G: nn.Module, real: torch.Tensor, z: torch.
 
 
 def generator_step(D: nn.Module, G: nn.Module, z: torch.Tensor, opt_G: torch.optim.Optimizer,
-                   loss_fn: Callable = gan_g_loss) -> dict[str, float]:
+                   loss_fn: Callable = gan_g_loss, labels: torch.Tensor | None = None) -> dict[str, float]:
     """One generator update: ``L_G(D(G(z)))`` with D's parameters frozen.
 
     During the step every parameter of D has ``requires_grad=False`` (restored afterwards,
@@ -245,6 +253,8 @@ def generator_step(D: nn.Module, G: nn.Module, z: torch.Tensor, opt_G: torch.opt
         opt_G: an optimizer over ``G.parameters()`` only.
         loss_fn: ``fake_logits -> scalar``; default the non-saturating
             :func:`course_lib.losses.gan_g_loss`.
+        labels: for a class-conditional GAN, the ``(B,)`` classes to draw; the loss is then
+            ``L_G(D(G(z, labels), labels))``.
 
     Returns:
         ``{"g_loss": L_G, "d_fake": mean D(G(z))}`` (before the update).
@@ -256,7 +266,7 @@ def generator_step(D: nn.Module, G: nn.Module, z: torch.Tensor, opt_G: torch.opt
         p.requires_grad_(False)
     try:
         opt_G.zero_grad(set_to_none=True)
-        fake_logits = D(G(z))  # (B,): the graph goes through D's operations, not into its weights
+        fake_logits = _apply(D, _apply(G, z, labels), labels)  # (B,): the graph goes through D's operations, not into its weights
         loss = loss_fn(fake_logits)
         loss.backward()
         opt_G.step()

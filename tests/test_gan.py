@@ -11,7 +11,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_lib.losses import gan_d_loss, gan_g_loss, gan_g_loss_saturating
-from course_lib.models.gan import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
+from course_lib.models.gan import (ConditionalDCGANDiscriminator, ConditionalDCGANGenerator, DCGANDiscriminator,
+                                  DCGANGenerator, MLPDiscriminator, MLPGenerator)
 from course_lib.train import discriminator_step, generator_step
 
 LATENT = 16
@@ -275,3 +276,90 @@ def test_the_classic_mistake_fails_loudly():
     d_loss.backward()
     with pytest.raises(RuntimeError, match="backward through the graph a second time"):
         g_loss.backward()
+
+
+
+# =============================================================================================
+# Class-conditional DCGAN
+# =============================================================================================
+def _conditional_pair():
+    torch.manual_seed(0)
+    return ConditionalDCGANGenerator(LATENT, 10, 28, 1, width=8), ConditionalDCGANDiscriminator(10, 28, 1, width=8)
+
+
+def test_conditional_dcgan_shapes_and_the_label_changes_both_outputs():
+    G, D = _conditional_pair()
+    G.eval()
+    z = torch.randn(1, LATENT).expand(10, -1)  # the same noise for every class
+    digits = torch.arange(10)
+    images = G(z, digits)
+    assert images.shape == (10, 1, 28, 28) and images.min() >= -1 and images.max() <= 1
+    assert all(not torch.allclose(images[0], images[k]) for k in range(1, 10))  # the label reaches G
+    logits = D(images.detach(), digits)
+    assert logits.shape == (10,)
+    same_image = images[:1].detach().expand(10, -1, -1, -1)
+    assert D(same_image, digits).unique().numel() == 10  # ... and D: one image, ten labels, ten logits
+
+
+def test_conditional_dcgan_equals_concatenating_the_one_hot_label_by_hand():
+    G, D = _conditional_pair()
+    G.eval()
+    z, y = torch.randn(4, LATENT), torch.tensor([3, 0, 9, 3])
+    one_hot = torch.zeros(4, 10)
+    one_hot[torch.arange(4), y] = 1
+    torch.testing.assert_close(G(z, y), G.body(torch.cat([z, one_hot], 1)))
+    x = torch.rand(4, 1, 28, 28) * 2 - 1
+    planes = one_hot[:, :, None, None] * torch.ones(4, 10, 28, 28)
+    torch.testing.assert_close(D(x, y), D.body(torch.cat([x, planes], 1)))
+
+
+def test_conditional_dcgan_rejects_bad_labels_with_the_expected_shape():
+    G, D = _conditional_pair()
+    z = torch.randn(3, LATENT)
+    with pytest.raises(ValueError, match=r"expected labels of shape \(3,\).*got \(2,\)"):
+        G(z, torch.tensor([1, 2]))
+    with pytest.raises(ValueError, match=r"\[0, 9\].*max 10"):
+        G(z, torch.tensor([1, 2, 10]))
+    with pytest.raises(TypeError, match="integer"):
+        D(torch.zeros(3, 1, 28, 28), torch.tensor([0.0, 1.0, 2.0]))
+    with pytest.raises(ValueError, match=r"\(B, 1, 28, 28\)"):
+        D(torch.zeros(3, 11, 28, 28), torch.tensor([0, 1, 2]))
+
+
+def test_step_helpers_with_labels_give_the_conditional_gradients():
+    G, D = _conditional_pair()
+    opt_D = torch.optim.SGD(D.parameters(), lr=0.1)
+    opt_G = torch.optim.SGD(G.parameters(), lr=0.1)
+    real, z, y = torch.rand(6, 1, 28, 28) * 2 - 1, torch.randn(6, LATENT), torch.tensor([0, 1, 2, 7, 8, 9])
+    G_ref, D_ref = copy.deepcopy(G), copy.deepcopy(D)
+    expected_D = torch.autograd.grad(gan_d_loss(D_ref(real, y), D_ref(G_ref(z, y).detach(), y)), list(D_ref.parameters()))
+    out = discriminator_step(D, G, real, z, opt_D, labels=y)
+    assert math.isfinite(out["d_loss"])
+    for p, g in zip(D.parameters(), expected_D):
+        torch.testing.assert_close(p.grad, g)
+    assert all(p.grad is None for p in G.parameters())
+
+    G_ref, D_ref = copy.deepcopy(G), copy.deepcopy(D)
+    expected_G = torch.autograd.grad(gan_g_loss(D_ref(G_ref(z, y), y)), list(G_ref.parameters()))
+    D_before = _params(D)
+    generator_step(D, G, z, opt_G, labels=y)
+    for p, g in zip(G.parameters(), expected_G):
+        torch.testing.assert_close(p.grad, g)
+    assert all(torch.equal(p, q) for p, q in zip(D.parameters(), D_before))
+
+
+def test_conditional_discriminator_learns_to_reject_real_images_with_the_wrong_label():
+    """The point of conditioning D: a real image presented with a wrong label counts as fake."""
+    torch.manual_seed(0)
+    D = ConditionalDCGANDiscriminator(2, 28, 1, width=8)
+    opt = torch.optim.Adam(D.parameters(), lr=2e-3, betas=(0.5, 0.999))
+    images = torch.full((32, 1, 28, 28), -1.0)
+    images[16:, :, 7:21, 7:21] = 1.0  # class 1: a bright square; class 0: blank
+    labels = torch.tensor([0] * 16 + [1] * 16)
+    for _ in range(60):
+        opt.zero_grad()
+        gan_d_loss(D(images, labels), D(images, 1 - labels)).backward()  # "fakes": the same images, swapped labels
+        opt.step()
+    with torch.no_grad():  # still in train mode: each call normalised with its own batch, as in training
+        right, wrong = torch.sigmoid(D(images, labels)), torch.sigmoid(D(images, 1 - labels))
+    assert right.min() > 0.9 and wrong.max() < 0.1

@@ -11,7 +11,8 @@ from .autoencoder import Autoencoder
 from .denoiser import DnCNN
 from .cyclegan import PatchDiscriminator, ResnetGenerator
 from .features import VGGFeatures
-from .gan import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
+from .gan import (ConditionalDCGANDiscriminator, ConditionalDCGANGenerator, DCGANDiscriminator, DCGANGenerator,
+                  MLPDiscriminator, MLPGenerator)
 from .detector import CenterNet, centernet_loss, decode_detections, encode_targets, focal_loss
 from .cifar_resnet import CifarResNet, ZeroPadShortcut, cifar_resnet, cifar_resnet18
 from .inpainting import InpaintingUNet
@@ -29,6 +30,7 @@ from .vit import VisionTransformer, vit_b_16
 __all__ = [
     "AlexNet", "alexnet",
     "Autoencoder", "DnCNN", "VAE",
+    "ConditionalDCGANDiscriminator", "ConditionalDCGANGenerator",
     "DCGANDiscriminator", "DCGANGenerator", "MLPDiscriminator", "MLPGenerator",
     "UNet",
     "BasicBlock", "Bottleneck", "ResNet", "resnet18", "resnet34", "resnet50",

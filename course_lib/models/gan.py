@@ -30,6 +30,12 @@ Architectures (``latent_dim=100``, MNIST, ``width=64`` for the DCGAN)::
                       conv k=s0           -> (B, 1, 1, 1) -> flatten -> logits (B,)
 
 ``s0`` is 7 for 28x28 images and 8 for 32x32 images; any ``image_size`` divisible by 4 works.
+
+Class-conditional DCGAN (Mirza and Osindero 2014, with the DCGAN bodies above), ``K`` classes::
+
+    ConditionalDCGANGenerator      z (B, 100), labels (B,) -> cat(z, one_hot(labels)) (B, 100 + K) -> DCGANGenerator
+    ConditionalDCGANDiscriminator  x (B, C, H, W), labels (B,) -> cat(x, K constant one-hot planes) (B, C + K, H, W)
+                                   -> DCGANDiscriminator -> logits (B,)
 DCGAN guidelines followed (Radford et al. 2016, section 3): strided (transposed) convolutions
 instead of pooling, BatchNorm in both networks except the generator output and the
 discriminator input, ReLU in the generator and LeakyReLU(0.2) in the discriminator, Tanh
@@ -43,7 +49,8 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["DCGANDiscriminator", "DCGANGenerator", "MLPDiscriminator", "MLPGenerator", "dcgan_init_"]
+__all__ = ["ConditionalDCGANDiscriminator", "ConditionalDCGANGenerator", "DCGANDiscriminator", "DCGANGenerator",
+           "MLPDiscriminator", "MLPGenerator", "dcgan_init_"]
 
 
 def _check_noise(z: torch.Tensor, latent_dim: int) -> torch.Tensor:
@@ -58,6 +65,19 @@ def _check_noise(z: torch.Tensor, latent_dim: int) -> torch.Tensor:
 def _check_images(x: torch.Tensor, image_shape: tuple[int, int, int]) -> None:
     if x.ndim != 4 or tuple(x.shape[1:]) != tuple(image_shape):
         raise ValueError(f"expected images of shape (B, {', '.join(map(str, image_shape))}), got {tuple(x.shape)}")
+
+
+def _one_hot(labels: torch.Tensor, num_classes: int, batch: int) -> torch.Tensor:
+    """Integer class labels ``(batch,)`` -> float one-hot ``(batch, num_classes)``, with clear errors."""
+    if not isinstance(labels, torch.Tensor) or labels.dtype not in (torch.int64, torch.int32, torch.uint8):
+        raise TypeError(f"labels must be an integer tensor of shape ({batch},), got "
+                        f"{labels.dtype if isinstance(labels, torch.Tensor) else type(labels).__name__}")
+    if tuple(labels.shape) != (batch,):
+        raise ValueError(f"expected labels of shape ({batch},), one per image, got {tuple(labels.shape)}")
+    if batch and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(f"labels must lie in [0, {num_classes - 1}], got min {labels.min().item()} "
+                         f"and max {labels.max().item()}")
+    return nn.functional.one_hot(labels.long(), num_classes).float()  # (B, K)
 
 
 def dcgan_init_(module: nn.Module) -> None:
@@ -206,3 +226,47 @@ class DCGANDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_images(x, self.image_shape)
         return torch.flatten(self.net(x), 1).squeeze(1)  # (B, 1, 1, 1) -> (B, 1) -> (B,)
+
+
+# =============================================================================================
+# Class-conditional DCGAN (Mirza and Osindero 2014): both networks are told the digit
+# =============================================================================================
+class ConditionalDCGANGenerator(nn.Module):
+    """``G(z, y)``: noise ``(B, latent_dim)`` and integer labels ``(B,)`` -> ``(B, channels, S, S)`` in [-1, 1].
+
+    The one-hot label is appended to the noise, and a :class:`DCGANGenerator` with
+    ``latent_dim + num_classes`` inputs does the rest; its first transposed convolution
+    therefore learns one extra ``(2w, s0, s0)`` "template" per class.
+    """
+
+    def __init__(self, latent_dim: int = 100, num_classes: int = 10, image_size: int = 28, channels: int = 1,
+                 width: int = 64) -> None:
+        super().__init__()
+        self.latent_dim, self.num_classes = latent_dim, num_classes
+        self.body = DCGANGenerator(latent_dim + num_classes, image_size, channels, width)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        z = _check_noise(z, self.latent_dim)  # (B, latent_dim)
+        y = _one_hot(labels, self.num_classes, z.shape[0]).to(z)  # (B, K)
+        return self.body(torch.cat([z, y], dim=1))  # (B, latent_dim + K) -> (B, C, S, S)
+
+
+class ConditionalDCGANDiscriminator(nn.Module):
+    """``D(x, y)``: images ``(B, channels, S, S)`` and integer labels ``(B,)`` -> logits ``(B,)``.
+
+    The label enters as ``num_classes`` constant planes (plane ``y`` is 1, the others 0)
+    stacked onto the image channels, so from its first layer on D judges "is this a real
+    image *of digit y*": a well drawn 3 presented as a 7 is a fake.
+    """
+
+    def __init__(self, num_classes: int = 10, image_size: int = 28, channels: int = 1, width: int = 64) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.image_shape = (channels, image_size, image_size)
+        self.body = DCGANDiscriminator(image_size, channels + num_classes, width)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        _check_images(x, self.image_shape)
+        y = _one_hot(labels, self.num_classes, x.shape[0]).to(x)  # (B, K)
+        planes = y[:, :, None, None].expand(-1, -1, *x.shape[2:])  # (B, K, H, W), no copy
+        return self.body(torch.cat([x, planes], dim=1))  # (B, C + K, H, W) -> (B,)
