@@ -10,7 +10,7 @@ torchvision describes every set of pretrained weights with an enum member, for e
 The metadata is part of torchvision and works offline; only the ``state_dict`` needs the
 network (or a copy in the cache). :func:`load_torchvision_weights` tries the download and,
 when it fails, prints one line and returns a randomly initialised model, so that a notebook
-goes on (its predictions are then meaningless, and it says so).
+goes on (its outputs are then those of an untrained network, and it says so).
 
 The old ``pretrained=True`` argument still exists but has been deprecated since torchvision
 0.13: use ``weights=``.
@@ -93,7 +93,7 @@ def load_torchvision_weights(model_name: str = "resnet18", weights: str | Weight
     except _DOWNLOAD_ERRORS as error:
         if verbose:
             print(f"[course_lib] could not download {model_name} weights ({type(error).__name__}); "
-                  "using random weights: predictions are meaningless")
+                  "using random weights: outputs (predictions, features) are not the trained network's")
         return torchvision.models.get_model(model_name, weights=None).eval(), None
     if verbose:
         print(captured.getvalue(), end="")

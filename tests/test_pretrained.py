@@ -116,7 +116,7 @@ def test_offline_fallback_prints_one_line_and_returns_a_usable_model(offline, ca
     model, weights = load_torchvision_weights("resnet18", "DEFAULT")
     out, err = capsys.readouterr()
     assert out.splitlines() == ["[course_lib] could not download resnet18 weights (URLError); "
-                                "using random weights: predictions are meaningless"]
+                                "using random weights: outputs (predictions, features) are not the trained network's"]
     assert err == ""  # no traceback, no warning
     assert offline == [ResNet18_Weights.DEFAULT.url]  # it did try, once
     assert weights is None
