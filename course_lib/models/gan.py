@@ -36,6 +36,7 @@ Class-conditional DCGAN (Mirza and Osindero 2014, with the DCGAN bodies above), 
     ConditionalDCGANGenerator      z (B, 100), labels (B,) -> cat(z, one_hot(labels)) (B, 100 + K) -> DCGANGenerator
     ConditionalDCGANDiscriminator  x (B, C, H, W), labels (B,) -> cat(x, K constant one-hot planes) (B, C + K, H, W)
                                    -> DCGANDiscriminator -> logits (B,)
+
 DCGAN guidelines followed (Radford et al. 2016, section 3): strided (transposed) convolutions
 instead of pooling, BatchNorm in both networks except the generator output and the
 discriminator input, ReLU in the generator and LeakyReLU(0.2) in the discriminator, Tanh
