@@ -7,10 +7,14 @@ when it is not.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import math
+import numbers
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 
 class CheckError(AssertionError):
@@ -92,3 +96,175 @@ def check_in_range(value: float, low: float, high: float, name: str = "answer", 
     if not low <= value <= high:
         _fail(name, f"expected a value in [{low:g}, {high:g}], got {value:.6g}", hint)
     _ok(name, f"{value:.4g}")
+
+
+# ---------------------------------------------------------------------------------------
+# The alternating GAN loop (notebook 09): checked through the gradients each step applies
+# ---------------------------------------------------------------------------------------
+
+_GAN_BATCH, _GAN_LATENT = 6, 3
+
+
+def _tiny_gan() -> tuple[nn.Module, nn.Module]:
+    """Fixed ``D``: images ``(B, 1, 2, 2)`` -> logits ``(B,)``, and ``G``: noise ``(B, 3)`` -> images in [-1, 1].
+
+    D's last bias is -2, so D rejects most images (D well below 1/2): the regime where the
+    saturating and the non-saturating generator losses differ most.
+    """
+    D = nn.Sequential(nn.Flatten(), nn.Linear(4, 5), nn.LeakyReLU(0.2), nn.Linear(5, 1), nn.Flatten(0))  # (B,)
+    G = nn.Sequential(nn.Linear(_GAN_LATENT, 4), nn.Tanh(), nn.Unflatten(1, (1, 2, 2)))  # (B, 1, 2, 2)
+    rng = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in [*D.parameters(), *G.parameters()]:
+            p.copy_(torch.randn(p.shape, generator=rng))
+        D[3].bias.fill_(-2.0)
+    return D, G
+
+
+def _flat(tensors: Iterable[torch.Tensor]) -> torch.Tensor:
+    return torch.cat([t.detach().flatten() for t in tensors])
+
+
+def _grad_of(loss: torch.Tensor, model: nn.Module) -> torch.Tensor:
+    """d loss / d parameters of ``model``, flattened; leaves ``.grad`` alone."""
+    return _flat(torch.autograd.grad(loss, list(model.parameters()), retain_graph=True))
+
+
+def _same(update: torch.Tensor, expected: torch.Tensor) -> bool:
+    """Equal up to float32 rounding (the updates are SGD steps with learning rate 1)."""
+    return float((update - expected).norm()) <= 1e-4 * float(expected.norm()) + 1e-6
+
+
+def _call_step(step: Callable, name: str, *args: Any) -> Any:
+    try:
+        return step(*args)
+    except (NotImplementedError, CheckError):
+        raise
+    except Exception as err:  # the learner's code crashed: say where, keep the traceback chained
+        text = str(err)
+        if "size" in text or "shape" in text:
+            hint = "labels must have the shape of D's logits, (B,): torch.ones_like(logits), torch.zeros_like(logits)"
+        elif "second time" in text or "does not require grad" in text:
+            hint = "one forward, one loss.backward() and one optimizer step per step; G's step needs G(z) undetached"
+        else:
+            hint = "run your function on its own to see where it fails"
+        _fail(name, f"raised {type(err).__name__}: {text}", hint)
+
+
+def _check_returned_loss(value: Any, name: str) -> None:
+    hint = "return loss.item(): a Python float, for the loss curves"
+    if isinstance(value, torch.Tensor):
+        _fail(name, "returned a tensor, not a float (a loss tensor keeps its whole graph alive)", hint)
+    if not isinstance(value, numbers.Real) or not math.isfinite(value):
+        _fail(name, f"should return the loss as a finite float, got {value!r}", hint)
+
+
+def _direction_problem(update: torch.Tensor, expected: torch.Tensor, loss: str) -> str:
+    cosine = float(F.cosine_similarity(update, expected, dim=0))
+    if cosine > 0.999:
+        return (f"the update points the right way but is {float(update.norm() / expected.norm()):.2f} times "
+                f"as long as a step on {loss}")
+    return f"the update does not follow {loss} (cosine with the correct update {cosine:+.2f})"
+
+
+def check_gan_steps(d_step: Callable, g_step: Callable, name: str = "alternating GAN loop") -> None:
+    """Check ``d_step(D, G, real, z, opt_D)`` and ``g_step(D, G, z, opt_G)`` by the gradients they apply.
+
+    Each step runs once on a tiny fixed GAN (CPU, a few milliseconds) with plain SGD at learning
+    rate 1, so a network's parameter change *is* the gradient its step used. Checked in order:
+
+    1. D's step leaves G alone: G's ``.grad`` is None or zero and its weights do not change
+       (the fakes are detached or made under ``no_grad``);
+    2. D's update is the gradient of ``L_D = BCE(D(real), 1) + BCE(D(G(z)), 0)``, and nothing
+       else: gradients already in ``.grad`` are cleared, labels are not swapped and have the
+       shape of the logits (no broadcasting);
+    3. G's step leaves D's weights unchanged and its ``requires_grad`` flags as they were;
+    4. G receives the gradient of its loss (the fakes are *not* detached) and is updated;
+    5. G's update is the gradient of the non-saturating ``L_G = BCE(D(G(z)), 1)``, not of the
+       saturating ``log(1 - D(G(z)))`` and not of ``BCE(D(G(z)), 0)``;
+    6. both return their loss as a finite Python float.
+
+    Raises :class:`CheckError` naming the first broken property; ``NotImplementedError`` from an
+    unsolved exercise passes through.
+    """
+    rng = torch.Generator().manual_seed(1)
+    real = torch.rand(_GAN_BATCH, 1, 2, 2, generator=rng) * 2 - 1  # (B, 1, 2, 2) in [-1, 1]
+    z = torch.randn(_GAN_BATCH, _GAN_LATENT, generator=rng)  # (B, latent)
+
+    # --- the discriminator's step -------------------------------------------------------
+    D, G = _tiny_gan()
+    with torch.no_grad():
+        fake = G(z)
+    real_logits, fake_logits = D(real), D(fake)  # (B,) each
+    both = torch.cat([real_logits, fake_logits])  # (2B,)
+    # BCE on logits: BCE(l, 1) = softplus(-l), BCE(l, 0) = softplus(l)
+    want = _grad_of(F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean(), D)
+    swapped = _grad_of(F.softplus(real_logits).mean() + F.softplus(-fake_logits).mean(), D)
+    # labels (2B, 1) against logits (2B,) broadcast to (2B, 2B): every logit meets every label
+    broadcast = _grad_of(0.5 * (F.softplus(-both) + F.softplus(both)).mean(), D)
+    stale = [torch.randn(p.shape, generator=rng) for p in D.parameters()]  # as a previous G step leaves them
+    for p, s in zip(D.parameters(), stale):
+        p.grad = s.clone()
+    D_before, G_before = _flat(D.parameters()), _flat(G.parameters())
+
+    d_loss = _call_step(d_step, "d_step", D, G, real, z, torch.optim.SGD(D.parameters(), lr=1.0))
+    if any(p.grad is not None and bool(p.grad.any()) for p in G.parameters()):
+        _fail("d_step", "G's parameters received a gradient from D's loss",
+              "make the fakes under torch.no_grad() or give D fake.detach(): D's step must not reach G")
+    if not torch.equal(_flat(G.parameters()), G_before):
+        _fail("d_step", "changed G's parameters", "D's step steps opt_D only")
+    update = D_before - _flat(D.parameters())
+    if not update.any():
+        _fail("d_step", "did not change D's parameters", "opt_D.zero_grad(), then loss.backward(), then opt_D.step()")
+    if _same(update, want + _flat(stale)):
+        _fail("d_step", "D's update also contains the gradients that were already in D's .grad",
+              "call opt_D.zero_grad() before loss.backward(): the generator's step leaves gradients in D")
+    if _same(update, swapped):
+        _fail("d_step", "real images are labelled 0 and fakes 1", "D labels real images 1 and fakes 0")
+    if _same(update, broadcast):
+        _fail("d_step", "the loss pairs every logit with every label: labels of shape (2B, 1) against "
+              "logits of shape (2B,) broadcast to a (2B, 2B) matrix",
+              "make each label tensor the shape of its logits: torch.ones_like(logits), torch.zeros_like(logits)")
+    if not _same(update, want):
+        _fail("d_step", _direction_problem(update, want, "L_D = BCE(D(real), 1) + BCE(D(G(z)), 0)"),
+              "the sum of two batch means on logits (binary_cross_entropy_with_logits), real labelled 1, "
+              "fake labelled 0, labels shaped like the logits")
+    _check_returned_loss(d_loss, "d_step")
+
+    # --- the generator's step -----------------------------------------------------------
+    D, G = _tiny_gan()
+    fake_logits = D(G(z))  # (B,)
+    want = _grad_of(F.softplus(-fake_logits).mean(), G)  # BCE(D(G(z)), 1)
+    saturating = _grad_of(-F.softplus(fake_logits).mean(), G)  # log(1 - D(G(z)))
+    labelled_fake = _grad_of(F.softplus(fake_logits).mean(), G)  # BCE(D(G(z)), 0)
+    for p in D.parameters():
+        p.grad = None
+    stale = [torch.randn(p.shape, generator=rng) for p in G.parameters()]
+    for p, s in zip(G.parameters(), stale):
+        p.grad = s.clone()
+    D_before, G_before = _flat(D.parameters()), _flat(G.parameters())
+
+    g_loss = _call_step(g_step, "g_step", D, G, z, torch.optim.SGD(G.parameters(), lr=1.0))
+    if not torch.equal(_flat(D.parameters()), D_before):
+        _fail("g_step", "changed D's parameters", "G's step steps opt_G only; D learns in its own step")
+    if not all(p.requires_grad for p in D.parameters()):
+        _fail("g_step", "left D's parameters with requires_grad=False",
+              "if you freeze D for G's step, restore it afterwards with D.requires_grad_(True)")
+    update = G_before - _flat(G.parameters())
+    if _same(update, want + _flat(stale)):
+        _fail("g_step", "G's update also contains the gradients that were already in G's .grad",
+              "call opt_G.zero_grad() before loss.backward()")
+    if not update.any() or _same(update, _flat(stale)):
+        _fail("g_step", "no gradient of L_G reached G's parameters",
+              "in G's step D must judge G(z) itself, not fake.detach() and not fakes made under no_grad")
+    if _same(update, saturating):
+        _fail("g_step", "G follows the saturating loss log(1 - D(G(z))), which stops learning while D rejects "
+              "the fakes", "use the non-saturating loss: BCE(D(G(z)), 1)")
+    if _same(update, labelled_fake):
+        _fail("g_step", "G labels its fakes 0, so it learns to look fake",
+              "G wants D to call its fakes real: BCE(D(G(z)), 1)")
+    if not _same(update, want):
+        _fail("g_step", _direction_problem(update, want, "the non-saturating L_G = BCE(D(G(z)), 1)"),
+              "one mean BCE on logits of D(G(z)) with labels 1 shaped like the logits")
+    _check_returned_loss(g_loss, "g_step")
+    _ok(name, "D's step leaves G alone and follows L_D; G's step leaves D alone and follows the non-saturating L_G")

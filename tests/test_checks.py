@@ -1,7 +1,10 @@
 import pytest
 import torch
+import torch.nn.functional as F
 
-from course_lib.checks import CheckError, check_close, check_equal, check_in_range, check_shape
+from course_lib.checks import CheckError, check_close, check_equal, check_gan_steps, check_in_range, check_shape
+from course_lib.losses import gan_g_loss, gan_g_loss_saturating
+from course_lib.train import discriminator_step, generator_step
 
 
 def test_check_shape_passes_and_prints(capsys):
@@ -45,3 +48,226 @@ def test_check_equal_and_range():
     check_in_range(0.5, 0, 1)
     with pytest.raises(CheckError, match=r"\[0, 1\]"):
         check_in_range(1.5, 0, 1)
+
+
+# --- check_gan_steps: one typical wrong answer per property ---------------------------------
+
+def bce(logits, label):
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, label))
+
+
+def reference_d_step(D, G, real, z, opt_D):
+    return discriminator_step(D, G, real, z, opt_D)["d_loss"]
+
+
+def reference_g_step(D, G, z, opt_G):
+    return generator_step(D, G, z, opt_G)["g_loss"]
+
+
+def d_step_not_detached(D, G, real, z, opt_D):
+    opt_D.zero_grad()
+    loss = bce(D(real), 1.0) + bce(D(G(z)), 0.0)  # the graph reaches G
+    loss.backward()
+    opt_D.step()
+    return loss.item()
+
+
+def d_step_without_zero_grad(D, G, real, z, opt_D):
+    with torch.no_grad():
+        fake = G(z)
+    loss = bce(D(real), 1.0) + bce(D(fake), 0.0)
+    loss.backward()
+    opt_D.step()
+    return loss.item()
+
+
+def d_step_swapped_labels(D, G, real, z, opt_D):
+    with torch.no_grad():
+        fake = G(z)
+    opt_D.zero_grad()
+    loss = bce(D(real), 0.0) + bce(D(fake), 1.0)
+    loss.backward()
+    opt_D.step()
+    return loss.item()
+
+
+def d_step_broadcast_labels(D, G, real, z, opt_D):
+    with torch.no_grad():
+        fake = G(z)
+    opt_D.zero_grad()
+    logits = D(torch.cat([real, fake]))  # (2B,)
+    labels = torch.cat([torch.ones(len(real), 1), torch.zeros(len(fake), 1)])  # (2B, 1): broadcasts
+    loss = -(labels * F.logsigmoid(logits) + (1 - labels) * F.logsigmoid(-logits)).mean()
+    loss.backward()
+    opt_D.step()
+    return loss.item()
+
+
+def d_step_label_shape_error(D, G, real, z, opt_D):
+    with torch.no_grad():
+        fake = G(z)
+    opt_D.zero_grad()
+    ones = torch.ones(len(real), 1)  # (B, 1) against logits (B,): BCE refuses
+    loss = F.binary_cross_entropy_with_logits(D(real), ones) + bce(D(fake), 0.0)
+    loss.backward()
+    opt_D.step()
+    return loss.item()
+
+
+def d_step_also_steps_G(D, G, real, z, opt_D):
+    loss = reference_d_step(D, G, real, z, opt_D)
+    generator_step(D, G, z, torch.optim.SGD(G.parameters(), lr=0.1))  # G's step folded into D's
+    G.zero_grad(set_to_none=True)
+    return loss
+
+
+def d_step_without_step(D, G, real, z, opt_D):
+    with torch.no_grad():
+        fake = G(z)
+    opt_D.zero_grad()
+    loss = bce(D(real), 1.0) + bce(D(fake), 0.0)
+    loss.backward()
+    return loss.item()  # opt_D.step() forgotten
+
+
+def d_step_with(loss_of_logits):
+    def d_step(D, G, real, z, opt_D):
+        with torch.no_grad():
+            fake = G(z)
+        opt_D.zero_grad()
+        loss = loss_of_logits(D(real), D(fake))
+        loss.backward()
+        opt_D.step()
+        return loss.item()
+    return d_step
+
+
+def d_step_returns_tensor(D, G, real, z, opt_D):
+    reference_d_step(D, G, real, z, opt_D)
+    return torch.tensor(1.0)
+
+
+def g_step_with(loss_of_logits, detach=False):
+    def g_step(D, G, z, opt_G):
+        opt_G.zero_grad()
+        fake = G(z)
+        loss = loss_of_logits(D(fake.detach() if detach else fake))
+        loss.backward()
+        opt_G.step()
+        return loss.item()
+    return g_step
+
+
+def g_step_also_steps_D(D, G, z, opt_G):
+    loss = reference_g_step(D, G, z, opt_G)
+    opt_D = torch.optim.SGD(D.parameters(), lr=0.1)  # as if the notebook's global opt_D were stepped here
+    opt_D.zero_grad()
+    gan_g_loss(D(G(z))).backward()
+    opt_D.step()
+    return loss
+
+
+def g_step_leaves_D_frozen(D, G, z, opt_G):
+    D.requires_grad_(False)
+    opt_G.zero_grad()
+    loss = gan_g_loss(D(G(z)))
+    loss.backward()
+    opt_G.step()
+    return loss.item()
+
+
+def g_step_without_zero_grad(D, G, z, opt_G):
+    loss = gan_g_loss(D(G(z)))
+    loss.backward()
+    opt_G.step()
+    return loss.item()
+
+
+def g_step_returns_nan(D, G, z, opt_G):
+    reference_g_step(D, G, z, opt_G)
+    return float("nan")
+
+
+def test_check_gan_steps_passes_the_reference_steps_with_one_line(capsys):
+    check_gan_steps(reference_d_step, reference_g_step)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and "alternating GAN loop is correct" in lines[0]
+
+
+def d_step_detach(D, G, real, z, opt_D):
+    fake = G(z)
+    opt_D.zero_grad()
+    loss = bce(D(real), 1.0) + bce(D(fake.detach()), 0.0)
+    loss.backward()
+    opt_D.step()
+    return loss.item()
+
+
+def d_step_one_batch(D, G, real, z, opt_D):
+    with torch.no_grad():
+        fake = G(z)
+    opt_D.zero_grad()
+    logits = D(torch.cat([real, fake]))  # (2B,)
+    labels = torch.cat([torch.ones(len(real)), torch.zeros(len(fake))])  # (2B,), the shape of the logits
+    per_image = F.binary_cross_entropy_with_logits(logits, labels, reduction="none")
+    loss = per_image[:len(real)].mean() + per_image[len(real):].mean()
+    loss.backward()
+    opt_D.step()
+    return loss.item()
+
+
+def g_step_sigmoid_then_bce(D, G, z, opt_G):
+    opt_G.zero_grad()
+    p = torch.sigmoid(D(G(z)))
+    loss = F.binary_cross_entropy(p, torch.ones_like(p))
+    loss.backward()
+    opt_G.step()
+    return loss.item()
+
+
+@pytest.mark.parametrize("d_step, g_step", [
+    (d_step_detach, g_step_with(gan_g_loss)),  # D's .grad keeps the G step's leftovers: allowed
+    (d_step_one_batch, g_step_sigmoid_then_bce),
+    (reference_d_step, reference_g_step),  # D frozen during G's step, then restored
+], ids=["fake.detach()", "one batch for D, sigmoid then BCE for G", "course_lib.train"])
+def test_check_gan_steps_accepts_other_correct_steps(d_step, g_step):
+    check_gan_steps(d_step, g_step)
+
+
+@pytest.mark.parametrize("d_step, g_step, message", [
+    (d_step_not_detached, reference_g_step, r"d_step: G's parameters received a gradient(.|\n)*no_grad"),
+    (d_step_without_zero_grad, reference_g_step, r"d_step: .*already in D's \.grad(.|\n)*opt_D\.zero_grad"),
+    (d_step_swapped_labels, reference_g_step, r"d_step: real images are labelled 0 and fakes 1"),
+    (d_step_broadcast_labels, reference_g_step, r"d_step: .*broadcast(.|\n)*ones_like"),
+    (d_step_label_shape_error, reference_g_step, r"d_step: raised ValueError(.|\n)*shape of D's logits"),
+    (d_step_returns_tensor, reference_g_step, r"d_step: returned a tensor(.|\n)*loss\.item\(\)"),
+    (d_step_also_steps_G, reference_g_step, r"d_step: changed G's parameters"),
+    (d_step_without_step, reference_g_step, r"d_step: did not change D's parameters(.|\n)*opt_D\.step"),
+    (d_step_with(lambda r, f: (bce(r, 1.0) + bce(f, 0.0)) / 2), reference_g_step,
+     r"d_step: the update points the right way but is 0\.50 times as long"),
+    (d_step_with(lambda r, f: ((torch.sigmoid(r) - 1) ** 2).mean() + (torch.sigmoid(f) ** 2).mean()),
+     reference_g_step, r"d_step: the update does not follow L_D(.|\n)*real labelled 1"),
+    (reference_d_step, g_step_also_steps_D, r"g_step: changed D's parameters"),
+    (reference_d_step, g_step_leaves_D_frozen, r"g_step: left D's parameters with requires_grad=False"),
+    (reference_d_step, g_step_without_zero_grad, r"g_step: .*already in G's \.grad(.|\n)*opt_G\.zero_grad"),
+    (reference_d_step, g_step_with(gan_g_loss, detach=True), r"g_step: no gradient of L_G reached G"),
+    (reference_d_step, g_step_with(gan_g_loss_saturating), r"g_step: G follows the saturating loss"),
+    (reference_d_step, g_step_with(lambda logits: bce(logits, 0.0)), r"g_step: G labels its fakes 0"),
+    (reference_d_step, g_step_with(lambda logits: 2 * gan_g_loss(logits)),
+     r"g_step: the update points the right way but is 2\.00 times as long"),
+    (reference_d_step, g_step_returns_nan, r"g_step: should return the loss as a finite float"),
+], ids=["D not detached", "D no zero_grad", "D swapped labels", "D broadcast labels", "D label shape error",
+        "D returns tensor", "D steps G", "D without step", "D loss halved", "D squared error", "G steps D", "G leaves D frozen", "G no zero_grad", "G detached", "G saturating",
+        "G labels 0", "G loss doubled", "G returns NaN"])
+def test_check_gan_steps_names_the_broken_property(d_step, g_step, message):
+    with pytest.raises(CheckError, match=message):
+        check_gan_steps(d_step, g_step)
+
+
+def test_check_gan_steps_lets_an_unsolved_exercise_raise_not_implemented():
+    def stub(*args):
+        raise NotImplementedError("exercise")
+    with pytest.raises(NotImplementedError):
+        check_gan_steps(stub, reference_g_step)
+    with pytest.raises(NotImplementedError):
+        check_gan_steps(reference_d_step, stub)
