@@ -31,11 +31,11 @@ def test_unbalanced_markers_are_errors(source):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_every_notebook_has_two_to_four_exercises_and_no_solution_survives(path):
-    nb, count = make_student.student_notebook(nbformat.read(path, as_version=4))
-    assert 2 <= count <= 4, f"{path.name} has {count} marked solutions"
+    nb, _ = make_student.student_notebook(nbformat.read(path, as_version=4))
     text = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
-    exercise_cells = [c for c in nb.cells if make_student.STUB in c.source]
+    exercise_cells = [c for c in nb.cells if make_student.STUB in c.source]  # one exercise may hold two solutions
+    assert 2 <= len(exercise_cells) <= 4, f"{path.name} has {len(exercise_cells)} exercise cells"
     assert all("check_" in c.source or "check(" in c.source for c in exercise_cells), \
         f"{path.name}: every exercise cell should end with a course_lib.checks call"
 
