@@ -109,6 +109,17 @@ REFERENCES: dict[str, str] = {
 }
 
 
+# The time goals of the standard budget on a 2-core CPU (DESIGN.md): flagged, not failed, since
+# wall time depends on the machine.
+TIME_GOAL_SECONDS = {"standard": 360.0}
+TOTAL_TIME_GOAL_MINUTES = {"standard": 45.0}
+
+
+def over_time_goal(seconds: float, budget: str) -> bool:
+    """True when one notebook took longer than its budget's goal (no goal: never)."""
+    return seconds > TIME_GOAL_SECONDS.get(budget, float("inf"))
+
+
 @dataclass
 class NotebookResult:
     name: str
@@ -268,10 +279,17 @@ def write_report(results: list[NotebookResult], budget: str, out_dir: Path, name
                            for t, m in r.targets) or "-"
         status = "pass" if r.passed else ("target missed" if r.ok else
                                           r.error if r.error.startswith("not run") else "error: " + r.error)
-        lines.append(f"| {r.name} | {r.seconds:.0f} s | {_headline(r.metrics, r.targets)} | {target} | {status} | "
+        flag = f" (over {TIME_GOAL_SECONDS[budget]:.0f} s)" if over_time_goal(r.seconds, budget) else ""
+        lines.append(f"| {r.name} | {r.seconds:.0f} s{flag} | {_headline(r.metrics, r.targets)} | {target} | {status} | "
                      f"{r.measured or '-'} | {REFERENCES.get(r.name, '-')} |")
     total = sum(r.seconds for r in rows)
     lines += ["", f"Total wall time: {total / 60:.1f} min; {sum(r.passed for r in rows)} of {len(rows)} passed."]
+    if budget in TIME_GOAL_SECONDS:
+        slow = [r.name for r in rows if over_time_goal(r.seconds, budget)]
+        goal = TOTAL_TIME_GOAL_MINUTES[budget]
+        lines.append(f"Time goals of the `{budget}` budget: each notebook under {TIME_GOAL_SECONDS[budget]:.0f} s "
+                     f"({', '.join(slow) + ' over' if slow else 'all within'}); all together under {goal:.0f} min "
+                     f"({'met' if total / 60 < goal else 'MISSED'}).")
     if earlier or missing:
         lines.append(f"This run executed {len(results)} notebook(s); the rows of {len(earlier)} others come from "
                      f"earlier runs at the same budget (see 'measured'); {len(missing)} have not run at it.")
@@ -309,11 +327,13 @@ def main(argv: list[str] | None = None) -> int:
             result = NotebookResult(path.stem, False, 0.0, {}, [], traceback.format_exc(limit=1).strip().splitlines()[-1])
         results.append(result)
         save_status(result, args.budget, out_dir)
-        tqdm.write(f"{'pass' if result.passed else 'FAIL'}  {result.name}  {result.seconds:.0f} s  "
+        slow = f" (over the {TIME_GOAL_SECONDS[args.budget]:.0f} s goal)" if over_time_goal(result.seconds, args.budget) else ""
+        tqdm.write(f"{'pass' if result.passed else 'FAIL'}  {result.name}  {result.seconds:.0f} s{slow}  "
                    f"{result.error or _headline(result.metrics, result.targets)}")
     all_names = sorted(p.stem for p in nb_dir.glob("*.ipynb"))
     report = write_report(results, args.budget, out_dir, all_names)
-    print(f"report: {report}; executed notebooks and HTML in {out_dir}")
+    print(f"this run: {len(results)} notebook(s), {sum(r.seconds for r in results) / 60:.1f} min summed; "
+          f"report: {report}; executed notebooks and HTML in {out_dir}")
     return 0 if all(r.passed for r in results) else 1
 
 

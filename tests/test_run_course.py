@@ -75,6 +75,30 @@ def test_a_partial_rerun_keeps_the_other_rows(course):
     assert "1 of 3 passed" in report
 
 
+@pytest.mark.parametrize("op, value, expected", [(">", 0.75, False), (">=", 0.75, True), ("<", 0.76, True),
+                                                  ("<=", 0.74, False)])
+def test_target_operators(op, value, expected):
+    assert run_course.Target("score", op, value, "label").met({"score": 0.75}) is expected
+
+
+def test_an_unknown_target_operator_is_refused():
+    with pytest.raises(ValueError, match="one of .* got '=>'"):
+        run_course.Target("score", "=>", 0.5, "label").met({"score": 0.75})
+
+
+def test_the_report_flags_notebooks_over_the_time_goal(course, monkeypatch):
+    (course / "notebooks" / "b_broken.ipynb").unlink()
+    out = course / "runs" / "course"
+    out.mkdir(parents=True)
+    slow = run_course.NotebookResult("a_good", True, 400.0, {}, [])
+    quick = run_course.NotebookResult("c_after", True, 20.0, {}, [])
+    report = run_course.write_report([slow, quick], "standard", out).read_text()
+    assert "| a_good | 400 s (over 360 s) |" in report and "| c_after | 20 s |" in report
+    assert "a_good over" in report and "under 45 min (met)" in report
+    smoke = run_course.write_report([slow], "smoke", out).read_text()
+    assert "over" not in smoke and "Time goals" not in smoke
+
+
 class _LateReplyChannel:
     """A shell channel with the nbclient#312 symptom: a get_msg that starts before the reply
     exists sleeps its whole timeout, even though the reply arrives meanwhile."""

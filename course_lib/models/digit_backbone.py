@@ -54,9 +54,11 @@ def split_digits(images: torch.Tensor, labels: torch.Tensor, digits: tuple[int, 
     """
     if images.shape[0] != labels.shape[0]:
         raise ValueError(f"expected one label per image, got {images.shape[0]} images and {labels.shape[0]} labels")
-    keep = torch.isin(labels, torch.tensor(digits, dtype=labels.dtype))
-    new_label = {d: i for i, d in enumerate(digits)}
-    return images[keep], torch.tensor([new_label[int(y)] for y in labels[keep]], dtype=torch.long)
+    digits_t = torch.tensor(digits, dtype=torch.long)
+    keep = torch.isin(labels.long(), digits_t)
+    new_label = torch.full((10,), -1, dtype=torch.long)
+    new_label[digits_t] = torch.arange(len(digits))  # digit -> its index in `digits`
+    return images[keep], new_label[labels[keep].long()]
 
 
 def pretrain_digit_backbone(images: torch.Tensor, labels: torch.Tensor, steps: int = PRETRAIN_STEPS, seed: int = 0,
