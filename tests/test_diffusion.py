@@ -225,12 +225,80 @@ def test_ema_moves_towards_the_weights():
 
 
 def test_shipped_checkpoint_has_the_recorded_hash_and_loads():
-    from course_lib.diffusion.checkpoint import UNET_FILE, UNET_FILE_SHA256, file_sha256, load_mnist_unet
+    from course_lib.diffusion.checkpoint import (SHIPPED_UNET_CONFIG, UNET_FILE, UNET_FILE_SHA256, file_sha256,
+                                                 load_mnist_unet)
 
-    if not UNET_FILE.is_file():
-        pytest.skip("no shipped diffusion checkpoint in this checkout")
+    assert UNET_FILE.is_file(), f"{UNET_FILE} is part of the package and must be present"
     assert file_sha256(UNET_FILE) == UNET_FILE_SHA256
     model = load_mnist_unet()
-    assert model is not None and not model.training
+    assert model is not None and not model.training and model.cfg == SHIPPED_UNET_CONFIG
+    assert not any(p.requires_grad for p in model.parameters())
     out = model(torch.zeros(2, 1, 28, 28), torch.tensor([10, 500]), torch.tensor([3, 10]))
     assert out.shape == (2, 1, 28, 28) and torch.isfinite(out).all()
+    assert out.abs().mean() > 1e-3  # trained weights: the zero-initialised output layer has moved
+
+
+# --------------------------------------------------------------------------- training recipe
+def test_recipe_learning_rate_warms_up_then_decays_to_zero():
+    from course_lib.diffusion.checkpoint import DiffusionRecipe
+
+    recipe = DiffusionRecipe(steps=1000, warmup_steps=100, lr_decay="cosine")
+    assert recipe.lr_factor(0) == pytest.approx(0.01) and recipe.lr_factor(99) == pytest.approx(1.0)
+    assert recipe.lr_factor(100) == pytest.approx(1.0)
+    assert recipe.lr_factor(550) == pytest.approx(0.5)  # half way through the decay
+    assert recipe.lr_factor(1000) == pytest.approx(0.0, abs=1e-12)
+    factors = [recipe.lr_factor(s) for s in range(100, 1001)]
+    assert all(a >= b for a, b in zip(factors, factors[1:]))  # monotone after the warm-up
+    constant = DiffusionRecipe(steps=1000, warmup_steps=10, lr_decay="constant")
+    assert constant.lr_factor(5) == pytest.approx(0.6) and constant.lr_factor(999) == 1.0
+    assert DiffusionRecipe(warmup_steps=0).lr_factor(0) == 1.0
+    with pytest.raises(ValueError, match="lr_decay"):
+        DiffusionRecipe(lr_decay="linear")
+    with pytest.raises(ValueError):
+        DiffusionRecipe(steps=0)
+
+
+def test_notebook_recipe_trains_a_model_the_shipped_config_differs_from():
+    from course_lib.diffusion.checkpoint import MNIST_UNET_CONFIG, NOTEBOOK_RECIPE, SHIPPED_RECIPE, SHIPPED_UNET_CONFIG
+
+    assert NOTEBOOK_RECIPE.config == MNIST_UNET_CONFIG and SHIPPED_RECIPE.config == SHIPPED_UNET_CONFIG
+    assert MNIST_UNET_CONFIG.num_classes == SHIPPED_UNET_CONFIG.num_classes == 10
+    assert NOTEBOOK_RECIPE.num_diffusion_steps == SHIPPED_RECIPE.num_diffusion_steps == 1000
+    assert DiffusionUNet(MNIST_UNET_CONFIG)(torch.zeros(1, 1, 28, 28), 3, torch.tensor([2])).shape == (1, 1, 28, 28)
+
+
+def _tiny_recipe(**changes):
+    from course_lib.diffusion.checkpoint import DiffusionRecipe
+
+    cfg = UNetConfig(base_channels=8, channel_mults=(1, 2), time_dim=32, num_classes=10, groups=4)
+    return DiffusionRecipe(**{"config": cfg, "steps": 6, "batch_size": 8, "warmup_steps": 2, "lr": 3e-3,
+                              "num_diffusion_steps": 50, **changes})
+
+
+def test_train_mnist_unet_is_deterministic_for_a_seed():
+    from course_lib.diffusion.checkpoint import train_mnist_unet
+
+    g = torch.Generator().manual_seed(0)
+    images, labels = torch.rand(20, 1, 28, 28, generator=g), torch.arange(20) % 10
+    recipe = _tiny_recipe()
+    model_a, losses_a = train_mnist_unet(images, labels, recipe, seed=1, progress=False)
+    model_b, losses_b = train_mnist_unet(images, labels, recipe, seed=1, progress=False)
+    model_c, losses_c = train_mnist_unet(images, labels, recipe, seed=2, progress=False)
+    assert len(losses_a) == recipe.steps  # a fixed number of steps, across epochs of 2 batches
+    assert losses_a == losses_b and losses_a != losses_c
+    for (name, a), b in zip(model_a.state_dict().items(), model_b.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+    assert not model_a.training and not any(p.requires_grad for p in model_a.parameters())
+    with pytest.raises(ValueError, match="expected images"):
+        train_mnist_unet(images[:, :, :27], labels, recipe, progress=False)
+
+
+def test_train_mnist_unet_loss_falls():
+    from course_lib.diffusion.checkpoint import train_mnist_unet
+
+    g = torch.Generator().manual_seed(0)
+    images = (torch.rand(16, 1, 28, 28, generator=g) > 0.7).float()  # one batch, 16 fixed binary images
+    _, losses = train_mnist_unet(images, torch.arange(16) % 10, _tiny_recipe(steps=60, batch_size=16, ema_decay=0.9, lr=1e-2,
+                                                                                lr_decay="constant"),
+                                 seed=0, progress=False)
+    assert sum(losses[-10:]) < 0.75 * sum(losses[:10])  # measured: 0.58

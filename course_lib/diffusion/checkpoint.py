@@ -1,28 +1,32 @@
-"""The course's class-conditional MNIST diffusion U-Net: training recipe and the shipped checkpoint.
+"""The course's class-conditional MNIST diffusion U-Net: training recipes and the shipped checkpoint.
 
-Notebook 15 trains this model from scratch for a few minutes, which on a laptop CPU is not long
-enough for good samples. ``scripts/train_diffusion.py`` runs the same recipe
-(:func:`train_mnist_unet`) for longer, seeded and single-threaded, and writes the weights of the
-exponential moving average (EMA) of the parameters to ``course_lib/data/files/mnist_diffusion_unet.pt``
-(about 1.8 MB). :func:`load_mnist_unet` checks the file's sha256 against
-:data:`UNET_FILE_SHA256` before ``torch.load(..., weights_only=True)``; when the file is missing
-or differs it says so in one line and returns ``None`` (the notebook then keeps the model it
-trained itself).
+Two recipes share one training function, :func:`train_mnist_unet`:
 
-Recipe: :data:`MNIST_UNET_CONFIG` (about 0.44 M parameters), a linear :class:`NoiseSchedule`
-with T = 1000, digits scaled to [-1, 1], the epsilon loss with labels dropped to the null class
-with probability 0.1 (for classifier-free guidance), AdamW at lr 2e-3 with a 100-step warm-up,
-batch 64, EMA of the weights with decay ``min(0.999, (1 + step) / (10 + step))``.
+- :data:`NOTEBOOK_RECIPE`: what notebook 15 trains in its own loop (and what
+  ``scripts/train_diffusion.py --recipe notebook`` reproduces): a fixed number of optimiser
+  steps, so that every machine trains the same model for a seed; only the wall time differs.
+- :data:`SHIPPED_RECIPE`: the longer run that wrote the shipped checkpoint
+  ``course_lib/data/files/mnist_diffusion_unet.pt`` (about 1.8 MB, the weights of the
+  exponential moving average (EMA) of the parameters) with the architecture
+  :data:`SHIPPED_UNET_CONFIG`. Notebook 15 samples with it in its later sections, where a
+  stronger model shows DDPM, DDIM and guidance more clearly, and reports it beside its own model.
 
-The shipped file: 2,600 steps (about 42 epochs), 1,071 s on one CPU thread shared with other
-jobs; DDIM-50 with guidance scale 2 on 200 samples: 90.5% judged with confidence >= 0.9, all ten
-digits present (printed by the script).
+:func:`load_mnist_unet` checks the file's sha256 against :data:`UNET_FILE_SHA256` before
+``torch.load(..., weights_only=True)``; when the file is missing or differs it says so in one
+line and returns ``None`` (the notebook then samples with the model it trained itself).
+
+Both recipes: a linear :class:`NoiseSchedule` with T = 1000, digits scaled to [-1, 1], the
+epsilon loss (Ho et al. 2020, eq. 14) with labels dropped to the null class with probability
+0.1 (for classifier-free guidance), AdamW without weight decay, a linear warm-up of the
+learning rate, batch 64, and an EMA of the weights with decay ``min(d, (1 + step) / (10 + step))``.
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -32,13 +36,55 @@ from tqdm.auto import tqdm
 from .schedule import NoiseSchedule, epsilon_loss
 from .unet import DiffusionUNet, UNetConfig
 
-__all__ = ["MNIST_UNET_CONFIG", "UNET_FILE", "UNET_FILE_SHA256", "EMA", "load_mnist_unet", "train_mnist_unet"]
+__all__ = ["DiffusionRecipe", "EMA", "MNIST_UNET_CONFIG", "NOTEBOOK_RECIPE", "SHIPPED_RECIPE", "SHIPPED_UNET_CONFIG",
+           "UNET_FILE", "UNET_FILE_SHA256", "file_sha256", "load_mnist_unet", "make_optimizer", "train_mnist_unet"]
 
-MNIST_UNET_CONFIG = UNetConfig(in_channels=1, base_channels=16, channel_mults=(1, 2, 4), time_dim=128,
+#: Architecture of the shipped checkpoint (about 0.44 M parameters): 16, 32, 64 channels at 28, 14, 7 pixels.
+SHIPPED_UNET_CONFIG = UNetConfig(in_channels=1, base_channels=16, channel_mults=(1, 2, 4), time_dim=128,
+                                 num_classes=10, groups=8)
+#: Architecture the notebook trains (about 0.20 M parameters): 16, 32, 32 channels at 28, 14, 7 pixels.
+MNIST_UNET_CONFIG = UNetConfig(in_channels=1, base_channels=16, channel_mults=(1, 2, 2), time_dim=128,
                                num_classes=10, groups=8)
 UNET_FILE = Path(__file__).resolve().parent.parent / "data" / "files" / "mnist_diffusion_unet.pt"
 #: sha256 of the shipped file, printed by scripts/train_diffusion.py when it wrote the file.
 UNET_FILE_SHA256 = "f3f8d233875a6d5d5949edcf2439bf0dd7fd67300e6ba369a34a96895d5ed6b3"
+
+
+@dataclass(frozen=True)
+class DiffusionRecipe:
+    """Everything that fixes a training run of the MNIST diffusion U-Net, apart from the seed and the data."""
+
+    config: UNetConfig = field(default_factory=lambda: MNIST_UNET_CONFIG)  # the U-Net's architecture
+    steps: int = 1000  # optimiser steps (62 per epoch of the 4,000 bundled digits at batch 64)
+    batch_size: int = 64
+    lr: float = 2e-3  # peak learning rate of AdamW
+    warmup_steps: int = 100  # linear warm-up from lr / warmup_steps to lr
+    lr_decay: str = "cosine"  # after the warm-up: "cosine" (to 0 at the last step) or "constant"
+    ema_decay: float = 0.995  # the EMA's decay d (its memory is about 1 / (1 - d) steps)
+    p_uncond: float = 0.1  # probability of replacing a label by the null class (classifier-free guidance)
+    num_diffusion_steps: int = 1000  # T of the linear noise schedule
+
+    def __post_init__(self):
+        if self.lr_decay not in ("cosine", "constant"):
+            raise ValueError(f"lr_decay must be 'cosine' or 'constant', got {self.lr_decay!r}")
+        if self.steps < 1 or self.batch_size < 1 or self.warmup_steps < 0:
+            raise ValueError(f"need steps >= 1, batch_size >= 1, warmup_steps >= 0; got {self.steps}, "
+                             f"{self.batch_size}, {self.warmup_steps}")
+
+    def lr_factor(self, step: int) -> float:
+        """Multiplier of ``lr`` at optimiser step ``step`` (0-based): warm-up, then constant or cosine to 0."""
+        if step < self.warmup_steps:
+            return (step + 1) / self.warmup_steps
+        if self.lr_decay == "constant":
+            return 1.0
+        progress = (step - self.warmup_steps) / max(1, self.steps - self.warmup_steps)  # 0 -> 1
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+#: The notebook's recipe (fixed step count; see notebook 15, section 5).
+NOTEBOOK_RECIPE = DiffusionRecipe()
+#: The recipe that wrote the shipped checkpoint: 2,600 steps at a constant rate after the warm-up, EMA 0.999.
+SHIPPED_RECIPE = DiffusionRecipe(config=SHIPPED_UNET_CONFIG, steps=2600, lr_decay="constant", ema_decay=0.999)
 
 
 class EMA:
@@ -49,6 +95,8 @@ class EMA:
     """
 
     def __init__(self, model: nn.Module, decay: float = 0.999):
+        if not 0 <= decay < 1:
+            raise ValueError(f"decay must be in [0, 1), got {decay}")
         self.decay = decay
         self.model = copy.deepcopy(model).eval().requires_grad_(False)
 
@@ -61,41 +109,56 @@ class EMA:
             averaged.copy_(current)
 
 
-def train_mnist_unet(images: torch.Tensor, labels: torch.Tensor, steps: int, seed: int = 0, lr: float = 2e-3,
-                     batch_size: int = 64, p_uncond: float = 0.1, device: torch.device | str = "cpu",
+def make_optimizer(model: nn.Module, recipe: DiffusionRecipe):
+    """AdamW (no weight decay) and its ``LambdaLR`` schedule for ``recipe``; call ``scheduler.step()`` per step."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=0.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, recipe.lr_factor)
+    return optimizer, scheduler
+
+
+def train_mnist_unet(images: torch.Tensor, labels: torch.Tensor, recipe: DiffusionRecipe = NOTEBOOK_RECIPE,
+                     seed: int = 0, device: torch.device | str = "cpu",
                      progress: bool = True) -> tuple[DiffusionUNet, list[float]]:
-    """Train a fresh U-Net of :data:`MNIST_UNET_CONFIG` for ``steps`` steps; returns (EMA model, losses).
+    """Train a fresh U-Net with ``recipe`` for ``recipe.steps`` steps; returns (EMA model in eval mode, losses).
+
+    The same loop as notebook 15, section 5, with the same order of random draws from one
+    ``torch.Generator`` seeded with ``seed`` (an epoch's shuffle, then per batch the steps t, the
+    noise and the label dropout), so the two give the same model on the CPU.
 
     Args:
-        images: ``(N, 1, 28, 28)`` digits in [0, 1] (scaled to [-1, 1] here); labels ``(N,)``.
+        images: ``(N, 1, 28, 28)`` digits in [0, 1] (scaled to [-1, 1] here); labels ``(N,)`` long in [0, 9].
     """
+    if images.ndim != 4 or images.shape[1:] != (1, 28, 28) or labels.shape != (images.shape[0],):
+        raise ValueError(f"expected images (N, 1, 28, 28) and labels (N,), got {tuple(images.shape)} and "
+                         f"{tuple(labels.shape)}")
+    if len(images) < recipe.batch_size:
+        raise ValueError(f"need at least batch_size={recipe.batch_size} images, got {len(images)}")
     torch.manual_seed(seed)
-    model = DiffusionUNet(MNIST_UNET_CONFIG).to(device)
-    schedule = NoiseSchedule(1000).to(device)
-    ema = EMA(model)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-    warmup = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / 100))
+    model = DiffusionUNet(recipe.config).to(device)
+    schedule = NoiseSchedule(recipe.num_diffusion_steps).to(device)
+    ema = EMA(model, recipe.ema_decay)
+    optimizer, scheduler = make_optimizer(model, recipe)
     g = torch.Generator().manual_seed(seed)
     data = images * 2 - 1  # [0, 1] -> [-1, 1]
     losses, step = [], 0
-    bar = tqdm(total=steps, desc="diffusion U-Net", disable=not progress)
-    while step < steps:
-        order = torch.randperm(len(data), generator=g)
-        for start in range(0, len(data) - batch_size + 1, batch_size):
-            idx = order[start:start + batch_size]
-            loss = epsilon_loss(model, schedule, data[idx].to(device), labels[idx].to(device), p_uncond=p_uncond,
-                                generator=g if str(device) == "cpu" else None)
+    bar = tqdm(total=recipe.steps, desc="diffusion U-Net", disable=not progress)
+    while step < recipe.steps:
+        order = torch.randperm(len(data), generator=g)  # a new epoch
+        for start in range(0, len(data) - recipe.batch_size + 1, recipe.batch_size):
+            idx = order[start:start + recipe.batch_size]
+            loss = epsilon_loss(model, schedule, data[idx].to(device), labels[idx].to(device),
+                                p_uncond=recipe.p_uncond, generator=g if str(device) == "cpu" else None)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            warmup.step()
+            scheduler.step()
             ema.update(model, step)
             losses.append(loss.item())
             step += 1
             bar.update(1)
             if step % 100 == 0:
                 bar.set_postfix(loss=f"{sum(losses[-100:]) / 100:.4f}")
-            if step >= steps:
+            if step >= recipe.steps:
                 break
     bar.close()
     return ema.model, losses
@@ -109,10 +172,12 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def load_mnist_unet(device: torch.device | str = "cpu", path: str | Path | None = None) -> DiffusionUNet | None:
-    """The shipped EMA U-Net in eval mode, or ``None`` (with one line saying why) when unavailable.
+def load_mnist_unet(device: torch.device | str = "cpu", path: str | Path | None = None,
+                    config: UNetConfig = SHIPPED_UNET_CONFIG) -> DiffusionUNet | None:
+    """The shipped EMA U-Net (architecture :data:`SHIPPED_UNET_CONFIG`) in eval mode, or ``None``
+    (with one line saying why) when unavailable.
 
-    With ``path``, load that file instead (its hash is not checked).
+    With ``path``, load that file instead (its hash is not checked) into a U-Net of ``config``.
     """
     if path is None:
         path = UNET_FILE
@@ -124,6 +189,6 @@ def load_mnist_unet(device: torch.device | str = "cpu", path: str | Path | None 
                   f"{UNET_FILE_SHA256[:12]}...; not loading it")
             return None
     state = torch.load(path, map_location="cpu", weights_only=True)
-    model = DiffusionUNet(MNIST_UNET_CONFIG)
+    model = DiffusionUNet(config)
     model.load_state_dict(state)
     return model.requires_grad_(False).to(device).eval()
