@@ -7,17 +7,21 @@ Notation::
 
     x        the complete image (known only outside the hole)
     m        the mask, 1 in the hole
-    x_blur   blur_fill(x, m)                  the classical normalised-convolution fill
-    x_in     [x_blur; m]                      (B, C + 1, H, W), the residual network's input
-    x_hat    sigmoid(logit(x_blur) + U-Net(x_in))   (B, C, H, W) in [0, 1], a prediction everywhere
+    x_c      the coarse fill: biharmonic_fill(x, m) (default) or blur_fill(x, m)
+    x_in     [x_c; m]                         (B, C + 1, H, W), the residual network's input
+    x_hat    sigmoid(logit(x_c) + U-Net(x_in))     (B, C, H, W) in [0, 1], a prediction everywhere
     y        m * x_hat + (1 - m) * x          the composition: known pixels are kept exactly
 
-With ``residual=True`` (the default) the network learns a **correction** to the blur fill
-(residual learning, as DnCNN in notebook 07; a coarse fill refined by a network, as in Yu et al.
-2018): its last layer starts at zero, so before training ``x_hat`` is exactly the blur fill and
-training only has to improve on it. The residual network also *sees* the blur fill (inside the
-hole instead of zeros), so it corrects a fill it can look at. ``residual=False`` gives the plain
-``sigmoid(U-Net([x * (1 - m); m]))`` with zeros in the hole.
+With ``residual=True`` (the default) the network learns a **correction** to a classical fill
+(residual learning, as DnCNN in notebook 07 and the bicubic residual of notebook 12; a coarse
+fill refined by a network, as in Yu et al. 2018): its last layer starts at zero, so before
+training ``x_hat`` is exactly the coarse fill and training only has to improve on it. The
+network also *sees* the coarse fill (inside the hole instead of zeros). ``residual=False``
+gives the plain ``sigmoid(U-Net([x * (1 - m); m]))`` with zeros in the hole.
+
+Fills that need no training: :func:`mean_fill`, :func:`blur_fill` (normalised convolution) and
+:func:`biharmonic_fill`, a batched torch solver of the equation that
+``skimage.restoration.inpaint_biharmonic`` solves (coarse-to-fine conjugate gradients).
 
 The network pads its input to a multiple of ``2**depth`` (replicate padding) and crops the
 output back, so any ``H, W`` works (the source article's network needed multiples of 8).
@@ -32,7 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["check_mask", "masked_input", "compose", "InpaintingUNet", "masked_l1", "masked_mse", "hole_psnr",
-           "mean_fill", "blur_fill", "pad_to_multiple"]
+           "hole_psnr_loss", "mean_fill", "blur_fill", "biharmonic_fill", "laplacian_neumann", "pad_to_multiple"]
 
 
 def check_mask(image: torch.Tensor, mask: torch.Tensor) -> None:
@@ -84,23 +88,28 @@ def _block(c_in: int, c_out: int, groups: int = 8) -> nn.Sequential:
 class InpaintingUNet(nn.Module):
     """U-Net-like encoder-decoder: masked image + mask -> a complete image in [0, 1].
 
-    Blocks are (3x3 conv -> GroupNorm -> ReLU) x 2. The residual variant's input is the blur
+    Blocks are (3x3 conv -> GroupNorm -> ReLU) x 2. The residual variant's input is the coarse
     fill plus the mask, the plain variant's the image with zeros in the hole plus the mask.
 
     Args:
         in_channels: image channels ``C`` (the network takes ``C + 1``: the mask is appended).
         base: channels at full resolution; level ``l`` has ``base * 2**l``.
         depth: number of stride-2 downsamplings (the stride of the network is ``2**depth``).
-        residual: predict a correction to :func:`blur_fill` (default) instead of the image itself.
+        residual: predict a correction to the coarse fill (default) instead of the image itself.
+        coarse: the classical fill the residual network starts from and sees, ``"biharmonic"``
+            (:func:`biharmonic_fill`, default) or ``"blur"`` (:func:`blur_fill`).
 
     ``forward(image, mask)`` returns the **composed** output ``(B, C, H, W)``: known pixels are
     the input's exactly. ``predict(image, mask)`` returns the raw prediction ``x_hat`` for every
     pixel (used by the training loss). Any ``H, W`` works (replicate padding, then a crop).
     """
 
-    def __init__(self, in_channels: int = 3, base: int = 32, depth: int = 3, residual: bool = True):
+    def __init__(self, in_channels: int = 3, base: int = 32, depth: int = 3, residual: bool = True,
+                 coarse: str = "biharmonic"):
         super().__init__()
-        self.in_channels, self.depth, self.residual = in_channels, depth, residual
+        if coarse not in _COARSE_FILLS:
+            raise ValueError(f"coarse must be one of {sorted(_COARSE_FILLS)}, got {coarse!r}")
+        self.in_channels, self.depth, self.residual, self.coarse = in_channels, depth, residual, coarse
         chans = [base * 2**level for level in range(depth + 1)]
         self.enc = nn.ModuleList([_block(in_channels + 1, chans[0])] +
                                  [_block(chans[level - 1], chans[level]) for level in range(1, depth + 1)])
@@ -108,7 +117,7 @@ class InpaintingUNet(nn.Module):
                                    for level in range(depth)])
         self.dec = nn.ModuleList([_block(chans[level + 1] + chans[level], chans[level]) for level in range(depth)])
         self.head = nn.Conv2d(chans[0], in_channels, 1)
-        if residual:  # start as the blur fill: the network's correction is zero before training
+        if residual:  # start as the coarse fill: the network's correction is zero before training
             nn.init.zeros_(self.head.weight)
             nn.init.zeros_(self.head.bias)
 
@@ -121,8 +130,8 @@ class InpaintingUNet(nn.Module):
         check_mask(image, mask)
         if image.shape[1] != self.in_channels:
             raise ValueError(f"expected {self.in_channels} image channels, got {tuple(image.shape)}")
-        if self.residual:  # the blur fill inside the hole (known pixels unchanged) + the mask
-            coarse = blur_fill(image * (1 - mask), mask)  # (B, C, H, W) in [0, 1]
+        if self.residual:  # the coarse fill inside the hole (known pixels unchanged) + the mask
+            coarse = _COARSE_FILLS[self.coarse](image * (1 - mask), mask)  # (B, C, H, W) in [0, 1]
             x_in = torch.cat([coarse, mask], dim=1)
         else:  # zeros inside the hole + the mask
             x_in = masked_input(image, mask)
@@ -137,12 +146,16 @@ class InpaintingUNet(nn.Module):
             h = F.interpolate(h, size=skips[level].shape[-2:], mode="bilinear", align_corners=False)
             h = self.dec[level](torch.cat([h, skips[level]], dim=1))  # concatenated skip
         logits = self.head(h)[..., :H, :W]  # crop back to (B, C, H, W)
-        if self.residual:  # a correction to the blur fill, in logit space so the output stays in [0, 1]
+        if self.residual:  # a correction to the coarse fill, in logit space so the output stays in [0, 1]
             logits = logits + torch.logit(coarse.clamp(1e-4, 1 - 1e-4))
         return torch.sigmoid(logits)
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return compose(self.predict(image, mask), image, mask)
+
+
+_COARSE_FILLS = {"blur": lambda image, mask: blur_fill(image, mask),
+                 "biharmonic": lambda image, mask: biharmonic_fill(image, mask)}
 
 
 def masked_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, known_weight: float = 0.0) -> torch.Tensor:
@@ -172,6 +185,23 @@ def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> 
         raise ValueError(f"pred shape {tuple(pred.shape)} differs from target shape {tuple(target.shape)}")
     C = target.shape[1]
     return ((pred - target) ** 2 * mask).sum() / (mask.sum() * C).clamp_min(1.0)
+
+
+def hole_psnr_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """Minus the mean hole PSNR of the batch, in dB: ``mean_b 10 log10(MSE_b + eps)``, a scalar.
+
+    :func:`masked_mse` pools the squared errors of the whole batch, so images with large errors
+    (big holes) dominate it; the metric averages PSNR per image, on a log scale, where a thin
+    hole with a small error counts as much as a big one. This loss optimises that mean
+    directly. ``eps`` (about 50 dB) keeps the gradient finite for a hole that is filled exactly.
+    """
+    check_mask(target, mask)
+    if pred.shape != target.shape:
+        raise ValueError(f"pred shape {tuple(pred.shape)} differs from target shape {tuple(target.shape)}")
+    C = target.shape[1]
+    sq = ((pred - target) ** 2 * mask).flatten(1).sum(dim=1)  # (B,)
+    mse = sq / (mask.flatten(1).sum(dim=1) * C).clamp_min(1.0)  # (B,)
+    return 10 * torch.log10(mse + eps).mean()
 
 
 def hole_psnr(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
@@ -230,3 +260,95 @@ def blur_fill(image: torch.Tensor, mask: torch.Tensor, sigmas: tuple[float, ...]
         fill = torch.where(take, estimate, fill)
         done = done | take
     return compose(fill.clamp(0, 1), image, mask)
+
+
+# ---------------------------------------------------------------------------------------
+# Biharmonic fill, batched in torch
+# ---------------------------------------------------------------------------------------
+
+def laplacian_neumann(u: torch.Tensor) -> torch.Tensor:
+    """5-point Laplacian ``(N, H, W) -> (N, H, W)`` with replicate padding (zero normal derivative)."""
+    p = F.pad(u.unsqueeze(1), (1, 1, 1, 1), mode="replicate").squeeze(1)  # (N, H + 2, W + 2)
+    return p[:, :-2, 1:-1] + p[:, 2:, 1:-1] + p[:, 1:-1, :-2] + p[:, 1:-1, 2:] - 4 * u
+
+
+def _laplacian_neumann_adjoint(r: torch.Tensor) -> torch.Tensor:
+    """The transpose of :func:`laplacian_neumann` as a linear map: ``<L u, r> = <u, L^T r>``."""
+    p = F.pad(r, (1, 1, 1, 1))  # zeros outside: (N, H + 2, W + 2)
+    g = p[:, :-2, 1:-1] + p[:, 2:, 1:-1] + p[:, 1:-1, :-2] + p[:, 1:-1, 2:] - 4 * r
+    # replicate padding copied the border pixels outwards: their copies' coefficients come back to them
+    g[:, 0, :] += r[:, 0, :]
+    g[:, -1, :] += r[:, -1, :]
+    g[:, :, 0] += r[:, :, 0]
+    g[:, :, -1] += r[:, :, -1]
+    return g
+
+
+def _conjugate_gradient(known: torch.Tensor, hole: torch.Tensor, u: torch.Tensor, iters: int) -> torch.Tensor:
+    """Minimise ``||L (known + hole * u)||^2`` over the hole values ``u`` by conjugate gradients.
+
+    All tensors ``(N, H, W)``; ``known`` is 0 in the hole. The normal equations are
+    ``A u = b`` with ``A = P L^T L P`` (``P`` keeps hole pixels), symmetric positive definite
+    when at least one pixel is known. Each of the ``N`` maps has its own step sizes.
+    """
+    def A(v):
+        return hole * _laplacian_neumann_adjoint(laplacian_neumann(v))
+
+    u = u * hole
+    r = -hole * _laplacian_neumann_adjoint(laplacian_neumann(known + u))  # b - A u
+    p = r.clone()
+    rr = (r * r).sum(dim=(1, 2), keepdim=True)  # (N, 1, 1)
+    for _ in range(iters):
+        Ap = A(p)
+        alpha = rr / (p * Ap).sum(dim=(1, 2), keepdim=True).clamp_min(1e-30)
+        u = u + alpha * p
+        r = r - alpha * Ap
+        rr_new = (r * r).sum(dim=(1, 2), keepdim=True)
+        p = r + (rr_new / rr.clamp_min(1e-30)) * p
+        rr = rr_new
+    return known + hole * u
+
+
+def _solve_coarse_to_fine(known: torch.Tensor, hole: torch.Tensor, iters: int, levels: int) -> torch.Tensor:
+    """Solve on a half-resolution copy first (recursively), upsample it as the starting point."""
+    N, H, W = known.shape
+    if levels > 0 and min(H, W) >= 8:
+        weight = 1 - hole
+        num = F.avg_pool2d((known * weight).unsqueeze(1), 2, ceil_mode=True).squeeze(1)  # (N, H/2, W/2)
+        den = F.avg_pool2d(weight.unsqueeze(1), 2, ceil_mode=True).squeeze(1)
+        coarse_hole = (den == 0).to(known.dtype)  # a coarse pixel is known if any of its 4 pixels is
+        coarse_known = num / den.clamp_min(1e-12) * (1 - coarse_hole)
+        coarse = _solve_coarse_to_fine(coarse_known, coarse_hole, iters, levels - 1)
+        start = F.interpolate(coarse.unsqueeze(1), size=(H, W), mode="bilinear", align_corners=False).squeeze(1)
+    else:
+        start = torch.zeros_like(known)
+    return _conjugate_gradient(known, hole, start, iters)
+
+
+def biharmonic_fill(image: torch.Tensor, mask: torch.Tensor, iters: int = 25, levels: int = 3) -> torch.Tensor:
+    """Biharmonic inpainting of a batch: the hole values minimise the Laplacian energy ``||L y||^2``.
+
+    Setting the gradient of ``sum (L y)^2`` to zero gives ``(L^T L y) = 0`` at every hole
+    pixel, which away from the image border is the 13-point biharmonic stencil
+    ``Delta^2 y = 0``, the equation ``skimage.restoration.inpaint_biharmonic`` solves; at the
+    image border this version uses a zero normal derivative (replicate padding). The linear
+    system is solved by conjugate gradients, ``iters`` steps at each of ``levels + 1``
+    resolutions (coarse to fine): with the defaults the hole PSNR on 64 x 64 images matches
+    scikit-image's to about 0.1 dB (see the tests), while a batch is solved at once.
+
+    Args:
+        image: ``(B, C, H, W)`` in [0, 1]; hole pixels are ignored.
+        mask: ``(B, 1, H, W)``, 1 = hole. Every image needs at least one known pixel.
+        iters: conjugate-gradient steps per resolution.
+        levels: number of halvings for the coarse-to-fine start (0: start from zeros).
+
+    Returns the composed ``(B, C, H, W)`` fill, clamped to [0, 1]; known pixels are exact.
+    """
+    check_mask(image, mask)
+    B, C, H, W = image.shape
+    if bool((mask.flatten(1).min(dim=1).values >= 1).any()):
+        raise ValueError("biharmonic_fill needs at least one known pixel per image (a mask is all hole)")
+    hole = mask.expand(B, C, H, W).reshape(B * C, H, W)  # one system per image and channel
+    known = image.reshape(B * C, H, W) * (1 - hole)
+    filled = _solve_coarse_to_fine(known, hole, iters, levels).reshape(B, C, H, W)
+    return compose(filled.clamp(0, 1), image, mask)
