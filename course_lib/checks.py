@@ -57,7 +57,9 @@ def check_close(value: Any, expected: Any, atol: float = 1e-6, rtol: float = 1e-
                 name: str = "answer", hint: str | None = None) -> None:
     """Check that ``value`` equals ``expected`` within ``atol + rtol * |expected|`` element-wise.
 
-    Shapes must match exactly; the message reports the largest deviation and where it is.
+    Shapes must match exactly; the message reports the largest deviation and where it is. When
+    ``expected`` is a single number it is the answer, so the message says only whether the value
+    is too large or too small.
     """
     got = _as_tensor(value, name, hint).double()
     want = _as_tensor(expected, f"{name} (reference)", None).double()
@@ -72,6 +74,10 @@ def check_close(value: Any, expected: Any, atol: float = 1e-6, rtol: float = 1e-
     if bad.any():
         flat = int(torch.argmax(torch.where(bad, err, torch.zeros_like(err))))
         index = tuple(int(i) for i in np.unravel_index(flat, tuple(got.shape))) if got.ndim else ()
+        if want.numel() == 1:  # a single number is the answer itself: say which way it is off, not its value
+            direction = "too large" if float(got.flatten()[0]) > float(want.flatten()[0]) else "too small"
+            _fail(name, (f"got {float(got.flatten()[0]):.6g}, which is {direction} (off by "
+                         f"{float(err.flatten()[0]):.3g}, tolerance {float(tol.flatten()[0]):.3g})"), hint)
         _fail(name, (f"{int(bad.sum())} of {got.numel()} values are off; the largest error is "
                      f"{float(err.flatten()[flat]):.3g} at index {index} (got "
                      f"{float(got.flatten()[flat]):.6g}, expected {float(want.flatten()[flat]):.6g}, "
@@ -79,13 +85,39 @@ def check_close(value: Any, expected: Any, atol: float = 1e-6, rtol: float = 1e-
     _ok(name, f"max abs error {float(err.max()) if err.numel() else 0.0:.2g}")
 
 
-def check_equal(value: Any, expected: Any, name: str = "answer", hint: str | None = None) -> None:
-    """Check a plain value (int, str, tuple, ...) for equality."""
+def check_equal(value: Any, expected: Any, name: str = "answer", hint: str | None = None,
+                show_expected: bool = False) -> None:
+    """Check a plain value (int, str, tuple, ...) for equality.
+
+    The expected value is usually the answer, so a failure does not print it: it says what came
+    and, for numbers, whether it is too large or too small, for tuples which positions differ.
+    Pass ``show_expected=True`` where the expected value gives nothing away.
+    """
     if value is None or value is Ellipsis:
         _fail(name, "no answer yet (got None/...)", hint)
     if value != expected:
-        _fail(name, f"expected {expected!r}, got {value!r}", hint)
+        if show_expected:
+            _fail(name, f"expected {expected!r}, got {value!r}", hint)
+        if isinstance(value, numbers.Real) and isinstance(expected, numbers.Real) and not isinstance(value, bool):
+            _fail(name, f"got {value!r}, which is {'too large' if value > expected else 'too small'}", hint)
+        if isinstance(value, tuple) and isinstance(expected, tuple):
+            if len(value) != len(expected):
+                _fail(name, f"got {value!r}, which has {len(value)} entries, not {len(expected)}", hint)
+            wrong = [i for i, (v, e) in enumerate(zip(value, expected)) if v != e]
+            _fail(name, f"got {value!r}; entries at positions {wrong} are wrong", hint)
+        _fail(name, f"got {value!r}, which is not the expected value", hint)
     _ok(name, f"{value!r}")
+
+
+def check_dtype(value: Any, dtype: torch.dtype, name: str = "answer", hint: str | None = None) -> None:
+    """Check that ``value`` is a tensor of ``dtype`` (``float64`` where ``float32`` is wanted is an error)."""
+    if value is None or value is Ellipsis:
+        _fail(name, "no answer yet (got None/...)", hint)
+    if not isinstance(value, torch.Tensor):
+        _fail(name, f"expected a torch.Tensor, got {type(value).__name__}", hint)
+    if value.dtype != dtype:
+        _fail(name, f"expected dtype {dtype}, got {value.dtype}", hint)
+    _ok(name, f"dtype {value.dtype}")
 
 
 def check_in_range(value: float, low: float, high: float, name: str = "answer", hint: str | None = None) -> None:
@@ -268,3 +300,110 @@ def check_gan_steps(d_step: Callable, g_step: Callable, name: str = "alternating
               "one mean BCE on logits of D(G(z)) with labels 1 shaped like the logits")
     _check_returned_loss(g_loss, "g_step")
     _ok(name, "D's step leaves G alone and follows L_D; G's step leaves D alone and follows the non-saturating L_G")
+
+
+# ---------------------------------------------------------------------------------------
+# A residual block (notebook 03): checked through what it computes, not through its shape
+# ---------------------------------------------------------------------------------------
+
+def _last_batchnorm(module: nn.Module) -> nn.BatchNorm2d | None:
+    norms = [m for m in module.modules() if isinstance(m, nn.BatchNorm2d)]
+    return norms[-1] if norms else None
+
+
+def check_residual_block(block_class: Callable, name: str = "ResidualBlock") -> None:
+    """Check ``block_class(in_channels, out_channels, stride)`` computes ``ReLU(F(x) + shortcut(x))``.
+
+    The block must keep its two paths as ``self.residual`` (F, ending in a BatchNorm) and
+    ``self.shortcut``. Tested in eval mode on tiny inputs ``(2, C, 6, 6)``, for an identity
+    shortcut (4 -> 4 channels, stride 1) and a projection (4 -> 8 channels, stride 2):
+
+    1. the output has shape ``(B, out_channels, H / stride, W / stride)``;
+    2. with F's last BatchNorm scaled to zero (F(x) = 0) the block returns ``ReLU(shortcut(x))``,
+       and for the identity case ``ReLU(x)``: the shortcut is really added;
+    3. with a nonzero F it returns ``ReLU(residual(x) + shortcut(x))`` computed from its own
+       submodules: one ReLU, after the sum.
+
+    Raises :class:`CheckError` naming the first broken property; ``NotImplementedError`` from an
+    unsolved exercise passes through.
+    """
+    rng = torch.Generator().manual_seed(0)
+    for c_in, c_out, stride in [(4, 4, 1), (4, 8, 2)]:
+        case = f"{name}({c_in}, {c_out}, stride={stride})"
+        try:
+            block = block_class(c_in, c_out, stride)
+        except NotImplementedError:
+            raise
+        except Exception as err:
+            _fail(case, f"could not be built: {type(err).__name__}: {err}", "the signature is (in_channels, out_channels, stride)")
+        if not isinstance(getattr(block, "residual", None), nn.Module) or not isinstance(getattr(block, "shortcut", None), nn.Module):
+            _fail(case, "has no submodules self.residual and self.shortcut",
+                  "keep F in self.residual (an nn.Sequential) and W_s in self.shortcut (nn.Identity() when shapes agree)")
+        norm = _last_batchnorm(block.residual)
+        if norm is None:
+            _fail(case, "self.residual has no BatchNorm2d", "F is conv3x3 - BN - ReLU - conv3x3 - BN")
+        with torch.no_grad():  # non-trivial BatchNorm statistics, so eval mode does not hide anything
+            for m in block.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.running_mean.copy_(torch.randn(m.num_features, generator=rng) * 0.1)
+                    m.running_var.copy_(torch.rand(m.num_features, generator=rng) + 0.5)
+                    m.weight.copy_(torch.rand(m.num_features, generator=rng) + 0.5)
+                    m.bias.copy_(torch.randn(m.num_features, generator=rng) * 0.1)
+        block.eval()
+        x = torch.randn(2, c_in, 6, 6, generator=rng)  # (B, C, H, W)
+        with torch.no_grad():
+            try:
+                y = block(x)
+            except NotImplementedError:
+                raise
+            except Exception as err:
+                _fail(case, f"forward raised {type(err).__name__}: {err}",
+                      "F(x) and the shortcut must have the same shape: give the shortcut the stride and the channels")
+            want_shape = (2, c_out, 6 // stride, 6 // stride)
+            if tuple(y.shape) != want_shape:
+                _fail(case, f"expected output shape {want_shape}, got {tuple(y.shape)}",
+                      "the first convolution of F carries the stride; the 1x1 projection the same stride")
+            shortcut = block.shortcut(x)
+            if stride == 1 and c_in == c_out and not torch.equal(shortcut, x):
+                _fail(case, "the shortcut changes x although the shapes agree", "use nn.Identity() when the shapes agree")
+            weight, bias = norm.weight.clone(), norm.bias.clone()
+            norm.weight.zero_()
+            norm.bias.zero_()  # F(x) = 0 from here
+            y0 = block(x)
+            norm.weight.copy_(weight)
+            norm.bias.copy_(bias)
+            if (y0 < 0).any():
+                _fail(case, "the output has negative values", "apply the ReLU last, to F(x) + shortcut(x)")
+            if not torch.allclose(y0, F.relu(shortcut), atol=1e-5):
+                _fail(case, "with F(x) = 0 (its last BatchNorm zeroed) the block does not return ReLU(shortcut(x)): "
+                      "the shortcut is not added", "return F.relu(self.residual(x) + self.shortcut(x))")
+            want = F.relu(block.residual(x) + shortcut)
+            if not torch.allclose(block(x), want, atol=1e-5):
+                _fail(case, "the output is not ReLU(residual(x) + shortcut(x)) of the block's own submodules",
+                      "one ReLU, after the sum: not ReLU(F(x)) + shortcut(x)")
+    _ok(name, "adds its shortcut, one ReLU after the sum, for an identity and a projection shortcut")
+
+
+def check_crop_for_scale(crop: Callable, name: str = "crop_for_scale") -> None:
+    """Check ``crop(img, s)``: the bottom and right of a ``(C, H, W)`` image cut to multiples of ``s``.
+
+    Compared pixel for pixel (not only the shape) on images whose sides are, and are not,
+    multiples of ``s``: a crop of the right size taken at another corner or in the centre
+    fails, and so does ``img[..., :-(h % s), ...]``, which empties a side that is already a
+    multiple of ``s``.
+    """
+    rng = torch.Generator().manual_seed(0)
+    for shape, s in [((3, 301, 451), 4), ((3, 300, 451), 4), ((1, 9, 12), 3)]:
+        img = torch.rand(shape, generator=rng)  # (C, H, W)
+        h, w = shape[1] - shape[1] % s, shape[2] - shape[2] % s
+        case = f"{name}({'x'.join(map(str, shape))} image, {s})"
+        out = crop(img.clone(), s)
+        if not isinstance(out, torch.Tensor):
+            _fail(case, f"expected a tensor, got {type(out).__name__}", "return a slice of img")
+        if tuple(out.shape) != (shape[0], h, w):
+            _fail(case, f"expected shape {(shape[0], h, w)}, got {tuple(out.shape)}",
+                  "h - h % s is the largest multiple of s that is <= h (and img[..., :-0] is empty)")
+        if not torch.equal(out, img[:, :h, :w]):
+            _fail(case, "has the right size but not the right pixels: the crop must keep the top-left "
+                  "corner and cut the bottom rows and right columns", "img[..., :h - h % s, :w - w % s]")
+    _ok(name, "keeps the top-left pixels, cuts the bottom and right to multiples of s")

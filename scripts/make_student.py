@@ -12,6 +12,19 @@ Solutions are marked as nbgrader marks them, so the same notebooks also work wit
 becomes ``raise NotImplementedError("exercise: ...")`` at the indentation of the marker. The check
 that follows each exercise then fails with its own explanation once the student's code runs.
 Outputs are stripped; the originals are not touched.
+
+``--execute`` runs each student notebook twice at the smoke budget:
+
+1. with nbclient's default stop-on-error, as "Run All" in Jupyter does. The first error must come
+   from an exercise cell, and the notebook must obey the **run-all rule**: after the first
+   exercise cell (a code cell holding a stub) come only exercise cells, Markdown, and, as the
+   very last code cell, the results cell ``run.save(...)``. So a student who runs all cells
+   sees the whole lesson before the first unsolved exercise stops the run. The results cell
+   is the one code cell allowed after the exercises because it must not read exercise answers
+   (``tests/test_make_student.py`` checks that the names it reads are defined outside solutions);
+2. with errors allowed, so every exercise is reached: each exercise cell must fail with its
+   stub's ``NotImplementedError`` or its check's ``CheckError``, and no other cell may fail
+   (this run also executes the results cell).
 """
 
 from __future__ import annotations
@@ -61,6 +74,65 @@ def student_notebook(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, 
     return nb, total
 
 
+RESULTS_CELL = "run.save("
+
+
+def exercise_cells(nb: nbformat.NotebookNode) -> list[int]:
+    """Indices of the code cells of a student notebook that hold a stub."""
+    return [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and STUB in c.source]
+
+
+def run_all_problems(nb: nbformat.NotebookNode, first_error: int | None = None) -> list[str]:
+    """What stops "Run All" of a student notebook before the lesson ends (empty when it is fine).
+
+    ``first_error`` is the index of the cell where a stop-on-error run stopped (None: no error).
+    The rule (see the module docstring): the first error is in an exercise cell, and after the
+    first exercise cell come only exercise cells, Markdown and, last, the ``run.save`` cell.
+    """
+    exercises = exercise_cells(nb)
+    problems = []
+    if not exercises:
+        return ["no exercise cell"]
+    code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    for i in code:
+        if i <= exercises[0] or i in exercises:
+            continue
+        if i == code[-1] and RESULTS_CELL in nb.cells[i].source:
+            continue
+        problems.append(f"cell {i} is lesson code after the exercise in cell {exercises[0]}: "
+                        "Run All stops at the exercise and never runs it")
+    if first_error is None:
+        problems.append("Run All raised no error, but the exercises should stop it")
+    elif first_error not in exercises:
+        problems.append(f"Run All stops at cell {first_error}, which is not an exercise cell")
+    return problems
+
+
+def execute_stop_on_error(path: Path, budget: str = "smoke") -> dict:
+    """Run a student notebook as "Run All" does (stop at the first error) and apply the run-all rule.
+
+    Returns ``{"first_error": (cell index, exception name) or None, "problems": [...]}``.
+    """
+    import os
+
+    from nbclient.exceptions import CellExecutionError
+
+    from course_lib.run_course import notebook_client
+
+    nb = nbformat.read(path, as_version=4)
+    old = os.environ.get("COURSE_BUDGET")
+    os.environ["COURSE_BUDGET"] = budget
+    try:
+        notebook_client(nb, 600, path.parent).execute()
+    except CellExecutionError:
+        pass  # the cell that failed carries the error output
+    finally:
+        os.environ.pop("COURSE_BUDGET", None) if old is None else os.environ.__setitem__("COURSE_BUDGET", old)
+    first = next(((i, out["ename"]) for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
+                  for out in cell.get("outputs", []) if out.get("output_type") == "error"), None)
+    return {"first_error": first, "problems": run_all_problems(nb, None if first is None else first[0])}
+
+
 def execute_and_count(path: Path, budget: str = "smoke") -> dict:
     """Run a student notebook (errors allowed) and sort its errors.
 
@@ -96,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", type=Path)
     parser.add_argument("--out", type=Path, default=root / "runs" / "student")
     parser.add_argument("--execute", action="store_true",
-                        help="also run each student notebook at the smoke budget and count its errors")
+                        help="also run each student notebook at the smoke budget: once as Run All (stop on error), "
+                             "once with errors allowed")
     args = parser.parse_args(argv)
     paths = args.notebooks or sorted((root / "notebooks").glob("*.ipynb"))
     args.out.mkdir(parents=True, exist_ok=True)
@@ -109,6 +182,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     bad = 0
     for path in paths:
+        run_all = execute_stop_on_error(args.out / path.name)
+        where = "no error" if run_all["first_error"] is None else "cell {} ({})".format(*run_all["first_error"])
+        print(f"{path.name}: Run All stops at {where}" + ("" if run_all["problems"] else ", after the whole lesson"))
+        for problem in run_all["problems"]:
+            print(f"    {problem}")
+        bad += bool(run_all["problems"])
         counts = execute_and_count(args.out / path.name)
         print(f"{path.name}: {counts['stubs']} exercise cells, {len(counts['exercise_errors'])} fail as intended, "
               f"{len(counts['other_errors'])} other errors")

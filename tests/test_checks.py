@@ -2,7 +2,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_lib.checks import CheckError, check_close, check_equal, check_gan_steps, check_in_range, check_shape
+from course_lib.checks import (CheckError, check_close, check_dtype, check_equal, check_gan_steps, check_in_range,
+                               check_residual_block, check_shape)
 from course_lib.losses import gan_g_loss, gan_g_loss_saturating
 from course_lib.train import discriminator_step, generator_step
 
@@ -44,10 +45,37 @@ def test_check_close_rejects_shape_mismatch_and_none():
 def test_check_equal_and_range():
     check_equal((1, 2), (1, 2))
     with pytest.raises(CheckError, match="expected 14, got 13"):
-        check_equal(13, 14, name="output size")
+        check_equal(13, 14, name="output size", show_expected=True)
     check_in_range(0.5, 0, 1)
     with pytest.raises(CheckError, match=r"\[0, 1\]"):
         check_in_range(1.5, 0, 1)
+
+
+@pytest.mark.parametrize("value, expected, message", [
+    (13, 14, "got 13, which is too small"),
+    (118013, 118013 * 2, "got 118013, which is too small"),
+    ((1, 8, 25, 16), (1, 8, 25, 17), r"entries at positions \[3\] are wrong"),
+    ((1, 8), (1, 8, 25), "has 2 entries, not 3"),
+    ("abc", "abd", "got 'abc', which is not the expected value"),
+])
+def test_check_equal_does_not_print_the_answer(value, expected, message):
+    with pytest.raises(CheckError, match=message) as err:
+        check_equal(value, expected, name="answer")
+    assert repr(expected) not in str(err.value).replace(repr(value), "")
+
+
+def test_check_close_on_a_single_number_hides_it():
+    with pytest.raises(CheckError, match="which is too large") as err:
+        check_close(31.25, 30.1234, atol=1e-3, name="PSNR")
+    assert "30.12" not in str(err.value)
+
+
+def test_check_dtype_rejects_float64():
+    check_dtype(torch.zeros(2), torch.float32, name="x")
+    with pytest.raises(CheckError, match="expected dtype torch.float32, got torch.float64"):
+        check_dtype(torch.zeros(2, dtype=torch.float64), torch.float32, name="to_tensor(coffee)")
+    with pytest.raises(CheckError, match="expected a torch.Tensor, got ndarray"):
+        check_dtype(torch.zeros(2).numpy(), torch.float32)
 
 
 # --- check_gan_steps: one typical wrong answer per property ---------------------------------
@@ -271,3 +299,80 @@ def test_check_gan_steps_lets_an_unsolved_exercise_raise_not_implemented():
         check_gan_steps(stub, reference_g_step)
     with pytest.raises(NotImplementedError):
         check_gan_steps(reference_d_step, stub)
+
+
+# --- check_residual_block: typical wrong forwards and constructors -------------------------
+
+def make_block(forward=None, projection=True, final_bn=True):
+    class Block(torch.nn.Module):
+        def __init__(self, c_in, c_out, stride=1):
+            super().__init__()
+            layers = [torch.nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), torch.nn.BatchNorm2d(c_out),
+                      torch.nn.ReLU(), torch.nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)]
+            self.residual = torch.nn.Sequential(*layers, *([torch.nn.BatchNorm2d(c_out)] if final_bn else []))
+            if projection and (stride != 1 or c_in != c_out):
+                self.shortcut = torch.nn.Sequential(torch.nn.Conv2d(c_in, c_out, 1, stride, bias=False),
+                                                    torch.nn.BatchNorm2d(c_out))
+            else:
+                self.shortcut = torch.nn.Identity()
+
+        def forward(self, x):
+            if forward is None:
+                return F.relu(self.residual(x) + self.shortcut(x))
+            return forward(self, x)
+    return Block
+
+
+def test_check_residual_block_passes_a_correct_block(capsys):
+    check_residual_block(make_block())
+    assert "ResidualBlock is correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("block, message", [
+    (make_block(lambda self, x: F.relu(self.residual(x))), "does not return ReLU\\(shortcut\\(x\\)\\)"),
+    (make_block(lambda self, x: self.residual(x) + self.shortcut(x)), "negative values"),
+    (make_block(lambda self, x: F.relu(self.residual(x)) + self.shortcut(x)), "negative values"),
+    (make_block(lambda self, x: F.relu(self.residual(x) + self.shortcut(x)) + F.relu(self.residual(x))),
+     "is not ReLU\\(residual\\(x\\) \\+ shortcut\\(x\\)\\)"),
+    (make_block(projection=False), "forward raised RuntimeError"),
+], ids=["relu(F(x)) only", "no final ReLU", "ReLU before the sum", "extra term", "identity shortcut always"])
+def test_check_residual_block_names_the_broken_property(block, message):
+    with pytest.raises(CheckError, match=message):
+        check_residual_block(block)
+
+
+def test_check_residual_block_wants_named_paths_and_lets_stubs_through():
+    class Anonymous(torch.nn.Module):
+        def __init__(self, c_in, c_out, stride=1):
+            super().__init__()
+            self.f = torch.nn.Conv2d(c_in, c_out, 3, stride, 1)
+
+        def forward(self, x):
+            return self.f(x)
+    with pytest.raises(CheckError, match="self.residual and self.shortcut"):
+        check_residual_block(Anonymous)
+
+    class Stub(torch.nn.Module):
+        def __init__(self, *args):
+            raise NotImplementedError("exercise")
+    with pytest.raises(NotImplementedError):
+        check_residual_block(Stub)
+
+
+# --- check_crop_for_scale ---------------------------------------------------------------------
+
+def test_check_crop_for_scale_passes_the_slice():
+    from course_lib.checks import check_crop_for_scale
+    check_crop_for_scale(lambda img, s: img[..., : img.shape[-2] // s * s, : img.shape[-1] // s * s])
+
+
+@pytest.mark.parametrize("crop, message", [
+    (lambda img, s: img[..., img.shape[-2] % s:, img.shape[-1] % s:], "right size but not the right pixels"),
+    (lambda img, s: img[..., : -(img.shape[-2] % s), : -(img.shape[-1] % s)], r"expected shape \(3, 300, 448\)"),
+    (lambda img, s: img, r"expected shape \(3, 300, 448\), got \(3, 301, 451\)"),
+    (lambda img, s: img.numpy(), "expected a tensor"),
+], ids=["bottom-right corner kept", "slice :-0 empties", "no crop", "numpy"])
+def test_check_crop_for_scale_rejects_wrong_crops(crop, message):
+    from course_lib.checks import check_crop_for_scale
+    with pytest.raises(CheckError, match=message):
+        check_crop_for_scale(crop)

@@ -81,3 +81,52 @@ def test_results_cell_does_not_need_an_exercise_answer(path):
     used = {n.id for n in ast.walk(ast.parse(code[-1])) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     used -= _names_assigned(code[-1]) | set(dir(builtins)) | {"run"}
     assert not used - defined, f"{path.name}: the last cell reads {sorted(used - defined)}, defined only in solutions"
+
+
+def _synthetic(cells):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(src) if kind == "md" else nbformat.v4.new_code_cell(src)
+                for kind, src in cells]
+    return make_student.student_notebook(nb)[0]
+
+
+EXERCISE = "def f(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION\ncheck_equal(f(1), 1)"
+
+
+def test_run_all_rule_accepts_exercises_after_the_lesson():
+    nb = _synthetic([("code", "x = 1"), ("md", "## Exercises"), ("code", EXERCISE), ("md", "Ex 2"),
+                     ("code", EXERCISE), ("md", "## Summary"), ("code", "run.save('nb', x=x)")])
+    assert make_student.run_all_problems(nb, first_error=2) == []
+
+
+def test_run_all_rule_reports_an_exercise_before_a_lesson_cell():
+    nb = _synthetic([("code", "x = 1"), ("code", EXERCISE), ("md", "## More lesson"), ("code", "y = x + 1"),
+                     ("code", EXERCISE), ("code", "run.save('nb', y=y)")])
+    problems = make_student.run_all_problems(nb, first_error=1)
+    assert len(problems) == 1 and "cell 3 is lesson code after the exercise in cell 1" in problems[0]
+
+
+def test_run_all_rule_reports_a_first_error_outside_the_exercises_and_a_late_results_cell():
+    nb = _synthetic([("code", "x = 1"), ("code", EXERCISE), ("code", "run.save('nb', x=x)"), ("code", EXERCISE)])
+    problems = make_student.run_all_problems(nb, first_error=0)
+    assert any("cell 2 is lesson code" in p for p in problems)  # run.save must be the last code cell
+    assert any("stops at cell 0, which is not an exercise cell" in p for p in problems)
+    assert make_student.run_all_problems(nb, first_error=None)[-1].startswith("Run All raised no error")
+
+
+def test_run_all_stops_in_an_exercise_when_executed(tmp_path):
+    nb = _synthetic([("code", "x = 1"), ("code", "from course_lib.checks import check_equal"),
+                     ("code", EXERCISE), ("code", "y = x + 1")])
+    nbformat.write(nb, tmp_path / "synthetic.ipynb")
+    result = make_student.execute_stop_on_error(tmp_path / "synthetic.ipynb")
+    assert result["first_error"] == (2, "NotImplementedError")
+    assert result["problems"] == ["cell 3 is lesson code after the exercise in cell 2: "
+                                  "Run All stops at the exercise and never runs it"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_every_notebook_keeps_its_exercises_after_the_lesson(path):
+    # the static half of the run-all rule; `make student-check` adds where Run All really stops
+    student, _ = make_student.student_notebook(nbformat.read(path, as_version=4))
+    first = make_student.exercise_cells(student)[0]
+    assert make_student.run_all_problems(student, first_error=first) == []
