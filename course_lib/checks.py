@@ -407,3 +407,210 @@ def check_crop_for_scale(crop: Callable, name: str = "crop_for_scale") -> None:
             _fail(case, "has the right size but not the right pixels: the crop must keep the top-left "
                   "corner and cut the bottom rows and right columns", "img[..., :h - h % s, :w - w % s]")
     _ok(name, "keeps the top-left pixels, cuts the bottom and right to multiples of s")
+
+
+# ---------------------------------------------------------------------------------------
+# One training step of a classifier (notebook 02): checked through the update it applies
+# ---------------------------------------------------------------------------------------
+
+def check_train_step(step: Callable, name: str = "train_step") -> None:
+    """Check ``step(model, images, labels, optimizer) -> float`` by the parameter update it makes.
+
+    The step runs once on a tiny fixed classifier (images ``(5, 1, 2, 2)``, 3 classes) with plain
+    SGD at learning rate 1, so the parameter change *is* the gradient the step used, and
+    ``.grad`` holds leftovers from an earlier step. Checked in order: the parameters change;
+    the old gradients were cleared (``zero_grad`` before ``backward``); the step comes after
+    ``backward``; the loss is cross-entropy on the logits (no softmax first); it is the batch
+    mean; and the step returns that loss, before the update, as a Python float.
+    """
+    rng = torch.Generator().manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))  # (B, 1, 2, 2) -> logits (B, 3)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=rng))
+    images = torch.randn(5, 1, 2, 2, generator=rng)  # (B, 1, 2, 2)
+    labels = torch.tensor([0, 2, 1, 2, 0])  # (B,) class indices
+    logits = model(images)  # (B, 3)
+    loss = F.cross_entropy(logits, labels)
+    want = _grad_of(loss, model)
+    softmax_first = _grad_of(F.cross_entropy(logits.softmax(dim=1), labels), model)
+    stale = [torch.randn(p.shape, generator=rng) for p in model.parameters()]  # left by the previous step
+    for p, s in zip(model.parameters(), stale):
+        p.grad = s.clone()
+    before = _flat(model.parameters())
+    try:
+        returned = step(model, images.clone(), labels.clone(), torch.optim.SGD(model.parameters(), lr=1.0))
+    except (NotImplementedError, CheckError):
+        raise
+    except Exception as err:
+        _fail(name, f"raised {type(err).__name__}: {err}", "run your function on its own to see where it fails")
+    update = before - _flat(model.parameters())
+    if not update.any():
+        _fail(name, "did not change the parameters", "optimizer.zero_grad(), forward, loss.backward(), optimizer.step()")
+    if _same(update, _flat(stale)):
+        _fail(name, "the update is the gradient left by the previous step: optimizer.step() ran before loss.backward()",
+              "optimizer.zero_grad(), forward, loss.backward(), then optimizer.step()")
+    if _same(update, want + _flat(stale)):
+        _fail(name, "the update also contains the gradients that were already in .grad",
+              "call optimizer.zero_grad() before loss.backward(): gradients add up otherwise")
+    if _same(update, softmax_first):
+        _fail(name, "the loss takes probabilities: softmax before cross-entropy applies softmax twice",
+              "F.cross_entropy (nn.CrossEntropyLoss) wants the raw logits")
+    if not _same(update, want):
+        _fail(name, _direction_problem(update, want, "the mean cross-entropy of the batch"),
+              "F.cross_entropy(model(images), labels), the default reduction='mean'")
+    if isinstance(returned, torch.Tensor):
+        _fail(name, "returned a tensor, not a float (a loss tensor keeps its whole graph alive)", "return loss.item()")
+    if not isinstance(returned, numbers.Real) or not math.isclose(float(returned), float(loss), rel_tol=1e-5):
+        _fail(name, f"should return the loss of this batch before the update as a float, got {returned!r}",
+              "return loss.item()")
+    _ok(name, "clears old gradients, follows the mean cross-entropy on logits, returns the loss")
+
+
+# ---------------------------------------------------------------------------------------
+# The reparameterised sampler of a VAE (notebook 08)
+# ---------------------------------------------------------------------------------------
+
+def check_reparameterize(sample: Callable, name: str = "reparameterize") -> None:
+    """Check ``sample(mu, logvar) -> z``, a draw from ``N(mu, diag(exp(logvar)))`` that gradients pass.
+
+    Run once (under a fixed seed, the caller's random state restored) on 40,000 identical rows
+    ``mu = (-2, 0, 3)``, ``sigma = (0.5, 1, 2)``. Checked in order: the shape of ``z`` is that of
+    ``mu``; gradients reach ``mu`` (each ``dz/dmu = 1``) and ``logvar``; the batch mean of each
+    column is ``mu`` and its standard deviation is ``sigma = exp(logvar / 2)`` (not
+    ``exp(logvar)``, the variance); the noise is drawn per element (columns uncorrelated).
+    """
+    n = 40_000
+    sigma = torch.tensor([0.5, 1.0, 2.0])
+    mu = torch.tensor([-2.0, 0.0, 3.0]).expand(n, 3).clone().requires_grad_(True)  # (N, d)
+    logvar = (2 * sigma.log()).expand(n, 3).clone().requires_grad_(True)  # (N, d)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        try:
+            z = sample(mu, logvar)
+        except (NotImplementedError, CheckError):
+            raise
+        except Exception as err:
+            _fail(name, f"raised {type(err).__name__}: {err}", "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)")
+    if not isinstance(z, torch.Tensor):
+        _fail(name, f"expected a tensor, got {type(z).__name__}", None)
+    if tuple(z.shape) != (n, 3):
+        _fail(name, f"expected z of the shape of mu, {(n, 3)}, got {tuple(z.shape)}", "one noise value per element of mu")
+    if not z.requires_grad:
+        _fail(name, "z carries no gradient back to mu and logvar",
+              "torch.normal and sampling under no_grad cut the graph: write z = mu + sigma * eps with eps drawn apart")
+    grad_mu, grad_logvar = torch.autograd.grad(z.sum(), [mu, logvar], allow_unused=True)
+    if grad_mu is None or not torch.allclose(grad_mu, torch.ones_like(grad_mu)):
+        _fail(name, "no gradient reaches mu: dz/dmu is not 1 for every element",
+              "torch.normal gives mu and logvar a zero gradient; write z = mu + sigma * eps, mu added once")
+    if grad_logvar is None or not grad_logvar.abs().sum() > 0:
+        _fail(name, "no gradient reaches logvar: z has no sigma * eps term built from it",
+              "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)")
+    z = z.detach()
+    mean, std = z.mean(dim=0), z.std(dim=0)  # (d,) each
+    if (std < 1e-3).all():
+        _fail(name, "z does not vary over the batch: there is no noise", "add sigma * torch.randn_like(mu)")
+    if torch.allclose(std, sigma ** 2, rtol=0.05):
+        _fail(name, "the spread of z is exp(logvar), the variance, not the standard deviation",
+              "sigma = exp(logvar / 2) = torch.exp(0.5 * logvar)")
+    if not torch.allclose(std, sigma, rtol=0.05):
+        _fail(name, "the standard deviation of z over the batch is not exp(logvar / 2)",
+              "z = mu + torch.exp(0.5 * logvar) * eps with eps ~ N(0, 1)")
+    if not torch.allclose(mean, mu[0].detach(), atol=0.05):
+        _fail(name, "the mean of z over the batch is not mu", "the noise must have mean 0: torch.randn_like, not torch.rand_like")
+    eps = (z - mu[0].detach()) / sigma  # (N, d) standardised noise
+    corr = torch.corrcoef(eps.T)  # (d, d)
+    if (corr - torch.eye(3)).abs().max() > 0.05:
+        _fail(name, "the noise is shared between the dimensions of z", "draw one noise value per element: torch.randn_like(mu)")
+    _ok(name, "z has mean mu and standard deviation exp(logvar / 2), with gradients to both")
+
+
+
+# ---------------------------------------------------------------------------------------
+# A median filter (notebook 01): checked by what it does to images
+# ---------------------------------------------------------------------------------------
+
+def check_median_filter(median: Callable, name: str = "median_filter") -> None:
+    """Check ``median(image, k)`` for a ``(C, H, W)`` image and an odd window side ``k``.
+
+    Checked in order, for ``k = 3`` and ``k = 5`` on small images: the output has the input's
+    shape; away from the border (where the padding does not matter) every pixel is the median
+    of its ``k x k`` window in its own channel; on a flat grey image with a few isolated
+    impulses, the impulses are gone (a mean filter only spreads them); a vertical step edge
+    stays sharp. Borders may be padded in any way.
+    """
+    rng = torch.Generator().manual_seed(0)
+    for k in (3, 5):
+        r = k // 2
+        img = torch.rand(2, 11, 13, generator=rng)  # (C, H, W)
+        case = f"{name}(2x11x13 image, {k})"
+        try:
+            out = median(img.clone(), k)
+        except (NotImplementedError, CheckError):
+            raise
+        except Exception as err:
+            _fail(case, f"raised {type(err).__name__}: {err}", "F.unfold wants a batch: image[None] is (1, C, H, W)")
+        if not isinstance(out, torch.Tensor) or tuple(out.shape) != tuple(img.shape):
+            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            _fail(case, f"expected the input's shape {tuple(img.shape)}, got {got}",
+                  f"pad by k // 2 = {r} on every side first (F.pad with mode='reflect' or 'replicate')")
+        windows = img.unfold(1, k, 1).unfold(2, k, 1)  # (C, H - 2r, W - 2r, k, k): the interior windows
+        want = windows.flatten(3).median(dim=-1).values  # (C, H - 2r, W - 2r)
+        inner = out[:, r:-r, r:-r]
+        if not torch.allclose(inner, want, atol=1e-6):
+            if torch.allclose(inner, windows.flatten(3).mean(dim=-1), atol=1e-5):
+                _fail(case, "away from the border the output is the mean of each window, not its median",
+                      "torch.median over the k*k values of each window (or .sort and the middle one)")
+            _fail(case, "away from the border some pixels are not the median of their k x k window in their channel",
+                  "F.unfold(x, k) gives (1, C*k*k, L): reshape to (C, k*k, H, W) and take the median over dim 1")
+        flat = torch.full((1, 15, 15), 0.5)
+        flat[0, 4, 4], flat[0, 10, 7], flat[0, 7, 11] = 1.0, 0.0, 1.0  # isolated salt and pepper
+        if not torch.allclose(median(flat.clone(), k), torch.full_like(flat, 0.5), atol=1e-6):
+            _fail(case, "isolated impulses on a flat image are not removed", "the median of a window ignores one outlier")
+        step = torch.zeros(1, 9, 12)
+        step[..., 6:] = 1.0  # a vertical edge between columns 5 and 6
+        if not torch.equal(median(step.clone(), k), step):
+            _fail(case, "a vertical step edge does not stay where it is", "the median of a window keeps a step sharp")
+    _ok(name, "medians of k x k windows per channel, same size, impulses removed, edges kept")
+
+
+# ---------------------------------------------------------------------------------------
+# A confusion matrix (notebook 06)
+# ---------------------------------------------------------------------------------------
+
+def check_confusion_matrix(confusion: Callable, name: str = "confusion_matrix") -> None:
+    """Check ``confusion(pred, target, num_classes)``: ``(K, K)`` counts, row = true class, column = predicted.
+
+    Run on small hand-made and random class maps ``(B, H, W)`` where the last class never
+    occurs, so that a matrix built without ``minlength`` comes out too small, and where the
+    matrix is not symmetric, so that rows and columns swapped are told apart.
+    """
+    rng = torch.Generator().manual_seed(0)
+    K = 4
+    target = torch.randint(0, K - 1, (2, 5, 6), generator=rng)  # (B, H, W), class 3 never occurs
+    pred = torch.where(torch.rand(target.shape, generator=rng) < 0.6, target,
+                       torch.randint(0, K - 1, target.shape, generator=rng))  # (B, H, W)
+    want = torch.zeros(K, K, dtype=torch.long)
+    for t, p in zip(target.flatten().tolist(), pred.flatten().tolist()):
+        want[t, p] += 1
+    try:
+        got = confusion(pred.clone(), target.clone(), K)
+    except (NotImplementedError, CheckError):
+        raise
+    except Exception as err:
+        _fail(name, f"raised {type(err).__name__}: {err}", "flatten both maps, then torch.bincount(target * K + pred, minlength=K * K)")
+    got = _as_tensor(got, name, None)
+    if tuple(got.shape) != (K, K):
+        _fail(name, f"expected shape (K, K) = ({K}, {K}) when a class never occurs, got {tuple(got.shape)}",
+              "torch.bincount(..., minlength=K * K) keeps the classes that never occur")
+    if got.is_floating_point() and not torch.equal(got, got.round()):
+        _fail(name, "holds fractions: expected counts of pixels", "count, do not normalise")
+    got = got.long()
+    if int(got.sum()) != target.numel():
+        _fail(name, f"counts {int(got.sum())} pixels, the maps have {target.numel()}", "every pixel counts once")
+    if torch.equal(got, want.T):
+        _fail(name, "rows are the predicted classes: expected row = true class, column = predicted",
+              "index target * K + pred, not pred * K + target")
+    if not torch.equal(got, want):
+        _fail(name, "some counts are wrong", "entry (i, j) counts pixels of true class i predicted as j")
+    _ok(name, "(K, K) counts, rows true classes, columns predictions")

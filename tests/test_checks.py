@@ -376,3 +376,127 @@ def test_check_crop_for_scale_rejects_wrong_crops(crop, message):
     from course_lib.checks import check_crop_for_scale
     with pytest.raises(CheckError, match=message):
         check_crop_for_scale(crop)
+
+
+# --- check_train_step --------------------------------------------------------------------------
+
+def train_step_with(loss_fn=F.cross_entropy, zero_grad=True, step_first=False, do_step=True, item=True):
+    def step(model, images, labels, optimizer):
+        if zero_grad:
+            optimizer.zero_grad()
+        if step_first:
+            optimizer.step()
+        loss = loss_fn(model(images), labels)
+        loss.backward()
+        if do_step and not step_first:
+            optimizer.step()
+        return loss.item() if item else loss
+    return step
+
+
+def test_check_train_step_passes_a_correct_step(capsys):
+    from course_lib.checks import check_train_step
+    check_train_step(train_step_with())
+    check_train_step(train_step_with(torch.nn.CrossEntropyLoss()))
+    assert "train_step is correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("step, message", [
+    (train_step_with(zero_grad=False), r"already in \.grad(.|\n)*zero_grad"),
+    (train_step_with(zero_grad=False, step_first=True), r"step\(\) ran before loss\.backward\(\)"),
+    (train_step_with(do_step=False), "did not change the parameters"),
+    (train_step_with(lambda logits, y: F.cross_entropy(logits.softmax(1), y)), "softmax before cross-entropy"),
+    (train_step_with(lambda logits, y: F.cross_entropy(logits, y, reduction="sum")),
+     r"points the right way but is 5\.00 times as long"),
+    (train_step_with(lambda logits, y: F.nll_loss(logits, y)), "does not follow the mean cross-entropy"),
+    (train_step_with(item=False), "returned a tensor"),
+], ids=["no zero_grad", "step before backward", "no step", "softmax first", "sum", "nll on logits", "tensor"])
+def test_check_train_step_names_the_broken_property(step, message):
+    from course_lib.checks import check_train_step
+    with pytest.raises(CheckError, match=message):
+        check_train_step(step)
+
+
+# --- check_reparameterize ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("sample", [
+    lambda mu, logvar: mu + torch.exp(0.5 * logvar) * torch.randn_like(mu),
+    lambda mu, logvar: mu + logvar.mul(0.5).exp() * torch.randn(mu.shape),
+], ids=["randn_like", "randn"])
+def test_check_reparameterize_passes_correct_samplers(sample):
+    from course_lib.checks import check_reparameterize
+    state = torch.random.get_rng_state()
+    check_reparameterize(sample)
+    assert torch.equal(torch.random.get_rng_state(), state)  # the caller's random state is restored
+
+
+@pytest.mark.parametrize("sample, message", [
+    (lambda mu, logvar: torch.normal(mu, torch.exp(0.5 * logvar)), "no gradient (back to|reaches) mu"),
+    (lambda mu, logvar: mu + torch.exp(logvar) * torch.randn_like(mu), "exp\\(logvar\\), the variance"),
+    (lambda mu, logvar: mu + logvar * torch.randn_like(mu), "standard deviation of z over the batch"),
+    (lambda mu, logvar: mu + 0 * logvar, "no gradient reaches logvar"),
+    (lambda mu, logvar: mu + torch.exp(0.5 * logvar) * torch.zeros_like(mu), "no gradient reaches logvar"),
+    (lambda mu, logvar: mu + torch.exp(0.5 * logvar) * torch.rand_like(mu), "standard deviation|mean of z"),
+    (lambda mu, logvar: mu + torch.exp(0.5 * logvar) * torch.randn(len(mu), 1), "shared between the dimensions"),
+    (lambda mu, logvar: mu[:1] + torch.exp(0.5 * logvar[:1]) * torch.randn_like(mu[:1]), "expected z of the shape"),
+], ids=["torch.normal", "variance as std", "logvar as std", "no noise", "zero noise", "uniform noise", "shared noise", "one row"])
+def test_check_reparameterize_names_the_broken_property(sample, message):
+    from course_lib.checks import check_reparameterize
+    with pytest.raises(CheckError, match=message):
+        check_reparameterize(sample)
+
+
+
+# --- check_median_filter -----------------------------------------------------------------------
+
+def median_with(pad_mode="reflect", reduce=lambda w: w.median(dim=1).values, pad=True):
+    def median(image, k):
+        C, H, W = image.shape
+        r = k // 2
+        x = F.pad(image[None], (r, r, r, r), mode=pad_mode) if pad else image[None]  # (1, C, H + 2r, W + 2r)
+        cols = F.unfold(x, k)  # (1, C * k * k, L)
+        h, w = (H, W) if pad else (H - 2 * r, W - 2 * r)
+        return reduce(cols.reshape(C, k * k, h, w))  # (C, H, W)
+    return median
+
+
+@pytest.mark.parametrize("pad_mode", ["reflect", "replicate"])
+def test_check_median_filter_passes_correct_filters(pad_mode):
+    from course_lib.checks import check_median_filter
+    check_median_filter(median_with(pad_mode))
+
+
+@pytest.mark.parametrize("median, message", [
+    (median_with(reduce=lambda w: w.mean(dim=1)), "the mean of each window"),
+    (median_with(pad=False), r"expected the input's shape \(2, 11, 13\)"),
+    (median_with(reduce=lambda w: w.reshape(1, -1, *w.shape[2:]).median(dim=1).values.expand(len(w), -1, -1)),
+     "not the median of their k x k window in their channel"),  # one median over all channels
+    (lambda image, k: image, "not the median"),
+], ids=["mean", "no padding", "channels mixed", "identity"])
+def test_check_median_filter_names_the_broken_property(median, message):
+    from course_lib.checks import check_median_filter
+    with pytest.raises(CheckError, match=message):
+        check_median_filter(median)
+
+
+# --- check_confusion_matrix --------------------------------------------------------------------
+
+def test_check_confusion_matrix_passes_the_library_function():
+    from course_lib.checks import check_confusion_matrix
+    from course_lib.metrics import confusion_matrix
+    check_confusion_matrix(confusion_matrix)
+
+
+@pytest.mark.parametrize("confusion, message", [
+    (lambda p, t, K: torch.bincount(p.flatten() * K + t.flatten(), minlength=K * K).reshape(K, K), "rows are the predicted"),
+    (lambda p, t, K: torch.bincount(t.flatten() * K + p.flatten()).reshape(-1, K), r"raised RuntimeError(.|\n)*minlength"),
+    (lambda p, t, K: torch.bincount(t.flatten() * K + p.flatten())[:8].reshape(2, K), r"expected shape \(K, K\)"),
+    (lambda p, t, K: torch.bincount(t.flatten() * K + p.flatten(), minlength=K * K).reshape(K, K) / p.numel(),
+     "holds fractions"),
+    (lambda p, t, K: torch.bincount(t[0].flatten() * K + p[0].flatten(), minlength=K * K).reshape(K, K),
+     "counts 30 pixels, the maps have 60"),
+], ids=["transposed", "no minlength", "two rows", "normalised", "first image only"])
+def test_check_confusion_matrix_names_the_broken_property(confusion, message):
+    from course_lib.checks import check_confusion_matrix
+    with pytest.raises(CheckError, match=message):
+        check_confusion_matrix(confusion)
