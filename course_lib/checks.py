@@ -461,7 +461,7 @@ def check_train_step(step: Callable, name: str = "train_step") -> None:
               "F.cross_entropy(model(images), labels), the default reduction='mean'")
     if isinstance(returned, torch.Tensor):
         _fail(name, "returned a tensor, not a float (a loss tensor keeps its whole graph alive)", "return loss.item()")
-    if not isinstance(returned, numbers.Real) or not math.isclose(float(returned), float(loss), rel_tol=1e-5):
+    if not isinstance(returned, numbers.Real) or not math.isclose(float(returned), float(loss.detach()), rel_tol=1e-5):
         _fail(name, f"should return the loss of this batch before the update as a float, got {returned!r}",
               "return loss.item()")
     _ok(name, "clears old gradients, follows the mean cross-entropy on logits, returns the loss")
@@ -614,3 +614,117 @@ def check_confusion_matrix(confusion: Callable, name: str = "confusion_matrix") 
     if not torch.equal(got, want):
         _fail(name, "some counts are wrong", "entry (i, j) counts pixels of true class i predicted as j")
     _ok(name, "(K, K) counts, rows true classes, columns predictions")
+
+
+# ---------------------------------------------------------------------------------------
+# A pre-norm Transformer encoder block (notebook 14)
+# ---------------------------------------------------------------------------------------
+
+def check_encoder_block(forward: Callable, name: str = "encoder block") -> None:
+    """Check ``forward(block, x)`` computes a pre-norm block with ``block``'s own submodules.
+
+    ``block`` is a ``course_lib.models.vit.EncoderBlock`` (``ln_1``, ``self_attention``, ``ln_2``,
+    ``mlp``) with random LayerNorm parameters, so that swapping the two LayerNorms shows; ``x`` is
+    ``(2, 5, 8)``. Expected: ``x = x + MHSA(LN_1(x))``, then ``x = x + MLP(LN_2(x))``. Typical
+    slips are named: post-norm ``LN(x + MHSA(x))``, a missing residual, the MLP applied to the
+    block's input instead of the attention's output, the LayerNorms swapped.
+    """
+    from course_lib.models.vit import EncoderBlock
+
+    rng = torch.Generator().manual_seed(0)
+    block = EncoderBlock(dim=8, num_heads=2, mlp_dim=16)
+    with torch.no_grad():
+        for p in block.parameters():
+            p.copy_(torch.randn(p.shape, generator=rng) * 0.5)
+        for ln in (block.ln_1, block.ln_2):
+            ln.weight.add_(1.0)
+    block.eval()
+    x = torch.randn(2, 5, 8, generator=rng)  # (B, N, D)
+    attn, mlp, ln1, ln2 = block.self_attention, block.mlp, block.ln_1, block.ln_2
+    with torch.no_grad():
+        try:
+            y = forward(block, x.clone())
+        except (NotImplementedError, CheckError):
+            raise
+        except Exception as err:
+            _fail(name, f"raised {type(err).__name__}: {err}", "use block.ln_1, block.self_attention, block.ln_2, block.mlp")
+        y = _as_tensor(y, name, None)
+        if tuple(y.shape) != (2, 5, 8):
+            _fail(name, f"expected shape (B, N, D) = (2, 5, 8), got {tuple(y.shape)}", "the block keeps the token shape")
+        h = x + attn(ln1(x))
+        want = h + mlp(ln2(h))
+        post = ln1(x + attn(x))
+        wrong = {
+            "post-norm: the LayerNorm comes after the residual sum, LN(x + MHSA(x))":
+                (ln2(post + mlp(post)), "pre-norm: x + MHSA(LN(x)), the LayerNorm inside the branch"),
+            "the attention has no residual connection": (attn(ln1(x)) + mlp(ln2(attn(ln1(x)))), "x = x + MHSA(LN_1(x))"),
+            "the MLP has no residual connection": (mlp(ln2(h)), "x = x + MLP(LN_2(x))"),
+            "the MLP reads the block's input, not the output of the attention step":
+                (h + mlp(ln2(x)), "update x after the attention, then feed that x to the MLP branch"),
+            "the two LayerNorms are swapped": ((lambda g: g + mlp(ln1(g)))(x + attn(ln2(x))),
+                                               "ln_1 before the attention, ln_2 before the MLP"),
+        }
+    if not torch.allclose(y, want, atol=1e-5):
+        for problem, (value, hint) in wrong.items():
+            if torch.allclose(y, value, atol=1e-5):
+                _fail(name, problem, hint)
+        _fail(name, "the output is not x + MHSA(LN_1(x)) followed by x + MLP(LN_2(x))",
+              "two residual steps, each adding a branch that starts with its own LayerNorm")
+    _ok(name, "pre-norm attention and MLP, each with its residual connection")
+
+
+# ---------------------------------------------------------------------------------------
+# The residual-learning loss of DnCNN (notebook 07)
+# ---------------------------------------------------------------------------------------
+
+def check_noise_loss(loss_fn: Callable, name: str = "noise_loss") -> None:
+    """Check ``loss_fn(predict_noise, noisy, clean)``: the mean squared error between ``R(y)`` and ``y - x``.
+
+    ``predict_noise`` is a fixed 3x3 convolution ``(B, 1, H, W) -> (B, 1, H, W)``; ``noisy`` and
+    ``clean`` are ``(3, 1, 6, 6)`` images. The loss must be a scalar tensor that backpropagates
+    into the network; its value is compared with the reference and with the usual slips:
+    the clean image as target, the noise with the wrong sign, a sum instead of a mean.
+    """
+    rng = torch.Generator().manual_seed(0)
+    net = nn.Conv2d(1, 1, 3, padding=1)  # R: (B, 1, H, W) -> (B, 1, H, W)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(torch.randn(p.shape, generator=rng) * 0.3)
+    clean = torch.rand(3, 1, 6, 6, generator=rng)  # x in [0, 1]
+    noisy = clean + 0.2 * torch.randn(clean.shape, generator=rng)  # y = x + n
+    try:
+        loss = loss_fn(net, noisy.clone(), clean.clone())
+    except (NotImplementedError, CheckError):
+        raise
+    except Exception as err:
+        _fail(name, f"raised {type(err).__name__}: {err}", "F.mse_loss(predict_noise(noisy), noisy - clean)")
+    if not isinstance(loss, torch.Tensor):
+        _fail(name, f"returned a {type(loss).__name__}, not a tensor: training cannot backpropagate through it",
+              "return the loss tensor itself, not loss.item()")
+    if loss.numel() != 1:
+        _fail(name, f"expected a scalar loss, got shape {tuple(loss.shape)}", "average over every pixel of the batch")
+    if not loss.requires_grad:
+        _fail(name, "the loss does not depend on the network's parameters", "call predict_noise(noisy) inside the loss")
+    with torch.no_grad():
+        r = net(noisy)
+        candidates = {
+            "the target is the clean image; DnCNN's network predicts the noise y - x":
+                (F.mse_loss(r, clean), "target noisy - clean"),
+            "the target is the noise with the wrong sign, x - y": (F.mse_loss(r, clean - noisy), "noisy - clean"),
+            "the loss is summed, not averaged": (F.mse_loss(r, noisy - clean, reduction="sum"), "F.mse_loss's default mean"),
+            "the loss compares the denoised image with the noise": (F.mse_loss(noisy - r, noisy - clean), "compare R(y) itself"),
+        }
+        want = F.mse_loss(r, noisy - clean)
+    value = float(loss.detach())
+    if not math.isclose(value, float(want), rel_tol=1e-5, abs_tol=1e-8):
+        for problem, (other, hint) in candidates.items():
+            if math.isclose(value, float(other), rel_tol=1e-5, abs_tol=1e-8):
+                _fail(name, problem, hint)
+        _fail(name, "the value is not the mean squared error between R(y) and y - x",
+              "F.mse_loss(predict_noise(noisy), noisy - clean)")
+    grad = torch.autograd.grad(loss, list(net.parameters()), allow_unused=True)
+    want_grad = torch.autograd.grad(F.mse_loss(net(noisy), noisy - clean), list(net.parameters()))
+    if any(g is None for g in grad) or not _same(_flat(grad), _flat(want_grad)):
+        _fail(name, "the right value, but the gradient does not reach the network as it should",
+              "do not detach the prediction or compute it under no_grad")
+    _ok(name, "the mean squared error between R(y) and the noise y - x")

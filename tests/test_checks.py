@@ -500,3 +500,55 @@ def test_check_confusion_matrix_names_the_broken_property(confusion, message):
     from course_lib.checks import check_confusion_matrix
     with pytest.raises(CheckError, match=message):
         check_confusion_matrix(confusion)
+
+
+# --- check_encoder_block -----------------------------------------------------------------------
+
+def _pre_norm(block, x):
+    x = x + block.self_attention(block.ln_1(x))
+    return x + block.mlp(block.ln_2(x))
+
+
+def test_check_encoder_block_passes_a_pre_norm_block():
+    from course_lib.checks import check_encoder_block
+    check_encoder_block(_pre_norm)
+    check_encoder_block(lambda block, x: block(x))  # course_lib's EncoderBlock itself
+
+
+@pytest.mark.parametrize("forward, message", [
+    (lambda b, x: (lambda h: b.ln_2(h + b.mlp(h)))(b.ln_1(x + b.self_attention(x))), "post-norm"),
+    (lambda b, x: (lambda h: h + b.mlp(b.ln_2(h)))(b.self_attention(b.ln_1(x))), "attention has no residual"),
+    (lambda b, x: b.mlp(b.ln_2(x + b.self_attention(b.ln_1(x)))), "MLP has no residual"),
+    (lambda b, x: x + b.self_attention(b.ln_1(x)) + b.mlp(b.ln_2(x)), "the MLP reads the block's input"),
+    (lambda b, x: (lambda h: h + b.mlp(b.ln_1(h)))(x + b.self_attention(b.ln_2(x))), "LayerNorms are swapped"),
+    (lambda b, x: (lambda h: h + b.mlp(b.ln_2(h)))(x + b.self_attention(b.ln_1(x)) * 2), "is not x \\+ MHSA"),
+    (lambda b, x: _pre_norm(b, x)[:, 0], r"expected shape \(B, N, D\)"),
+], ids=["post-norm", "no attention residual", "no MLP residual", "parallel branches", "swapped norms", "scaled",
+        "class token only"])
+def test_check_encoder_block_names_the_broken_property(forward, message):
+    from course_lib.checks import check_encoder_block
+    with pytest.raises(CheckError, match=message):
+        check_encoder_block(forward)
+
+
+# --- check_noise_loss --------------------------------------------------------------------------
+
+def test_check_noise_loss_passes_correct_losses():
+    from course_lib.checks import check_noise_loss
+    check_noise_loss(lambda R, y, x: F.mse_loss(R(y), y - x))
+    check_noise_loss(lambda R, y, x: ((y - R(y)) - x).pow(2).mean())  # the same loss on the denoised image
+
+
+@pytest.mark.parametrize("loss_fn, message", [
+    (lambda R, y, x: F.mse_loss(R(y), x), "the target is the clean image"),
+    (lambda R, y, x: F.mse_loss(R(y), x - y), "wrong sign"),
+    (lambda R, y, x: F.mse_loss(R(y), y - x, reduction="sum"), "summed, not averaged"),
+    (lambda R, y, x: F.mse_loss(R(y), y - x).item(), "not a tensor"),
+    (lambda R, y, x: F.mse_loss(R(y).detach(), y - x), "does not depend on the network"),
+    (lambda R, y, x: F.l1_loss(R(y), y - x), "not the mean squared error"),
+    (lambda R, y, x: (R(y) - (y - x)).pow(2).mean(dim=(1, 2, 3)), "expected a scalar loss"),
+], ids=["clean target", "sign", "sum", "float", "detached", "L1", "per image"])
+def test_check_noise_loss_names_the_broken_property(loss_fn, message):
+    from course_lib.checks import check_noise_loss
+    with pytest.raises(CheckError, match=message):
+        check_noise_loss(loss_fn)
