@@ -81,9 +81,12 @@ class DiffusionRecipe:
         return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-#: The notebook's recipe (fixed step count; see notebook 15, section 5).
+#: The notebook's recipe (fixed step count; see notebook 15, section 5). Measured in notebook 15 (standard
+#: budget, seed 0): 81.6% of 1,000 DDIM-20 samples at guidance scale 3 judged with confidence >= 0.9,
+#: all ten digits, Fréchet distance 57.4 on the judge's features (1,000 real training digits: 2.1).
 NOTEBOOK_RECIPE = DiffusionRecipe()
 #: The recipe that wrote the shipped checkpoint: 2,600 steps at a constant rate after the warm-up, EMA 0.999.
+#: Same evaluation as above on 1,000 samples: 97.2% judged, all ten digits, Fréchet distance 16.4.
 SHIPPED_RECIPE = DiffusionRecipe(config=SHIPPED_UNET_CONFIG, steps=2600, lr_decay="constant", ema_decay=0.999)
 
 
