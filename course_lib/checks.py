@@ -728,3 +728,96 @@ def check_noise_loss(loss_fn: Callable, name: str = "noise_loss") -> None:
         _fail(name, "the right value, but the gradient does not reach the network as it should",
               "do not detach the prediction or compute it under no_grad")
     _ok(name, "the mean squared error between R(y) and the noise y - x")
+
+
+# ---------------------------------------------------------------------------------------
+# Unsharp masking (notebook 01)
+# ---------------------------------------------------------------------------------------
+
+def check_unsharp_mask(sharpen: Callable, name: str = "unsharp_mask") -> None:
+    """Check ``sharpen(image, sigma, amount)`` = ``clip(image + amount * (image - blur(image)), 0, 1)``.
+
+    ``blur`` is ``course_lib.classic.gaussian_blur`` (reflect padding), images are ``(C, H, W)``
+    in [0, 1]. Checked in order: the output has the input's shape and stays in [0, 1]; a flat
+    image is unchanged; ``amount = 0`` returns the image; an edge becomes steeper (the
+    detail is added, not subtracted); the values match the formula.
+    """
+    from course_lib import classic
+
+    def run(image: torch.Tensor, sigma: float, amount: float) -> torch.Tensor:
+        try:
+            out = sharpen(image.clone(), sigma, amount)
+        except (NotImplementedError, CheckError):
+            raise
+        except Exception as err:
+            _fail(name, f"raised {type(err).__name__}: {err}", "classic.gaussian_blur(image, sigma) works on (C, H, W)")
+        out = _as_tensor(out, name, None)
+        if tuple(out.shape) != tuple(image.shape):
+            _fail(name, f"expected the input's shape {tuple(image.shape)}, got {tuple(out.shape)}", None)
+        return out
+
+    rng = torch.Generator().manual_seed(0)
+    image = torch.rand(3, 12, 14, generator=rng)  # (C, H, W) in [0, 1]
+    out = run(image, 1.0, 1.5)
+    if out.min() < 0 or out.max() > 1:
+        _fail(name, f"values leave [0, 1] (min {float(out.min()):.3g}, max {float(out.max()):.3g})",
+              "clip the result: .clamp(0, 1)")
+    flat = torch.full((1, 9, 9), 0.3)
+    if not torch.allclose(run(flat, 1.0, 1.5), flat, atol=1e-6):
+        _fail(name, "changes a flat image, which has no detail to sharpen", "add amount * (image - blur(image)) to the image")
+    if not torch.allclose(run(image, 1.0, 0.0), image, atol=1e-6):
+        _fail(name, "amount = 0 does not return the image", "the result is image + amount * detail")
+    step = torch.full((1, 12, 12), 0.3)
+    step[..., 6:] = 0.7  # a vertical edge between columns 5 and 6
+    edge = run(step, 1.0, 0.5)
+    if not float(edge[0, 6, 6] - edge[0, 6, 5]) > 0.4 + 1e-3:
+        _fail(name, "an edge does not get steeper: the detail is subtracted, not added",
+              "detail = image - blur(image); sharpened = image + amount * detail")
+    want = (image + 1.5 * (image - classic.gaussian_blur(image, 1.0))).clamp(0, 1)
+    if not torch.allclose(out, want, atol=1e-5):
+        _fail(name, "the values differ from clip(image + amount * (image - gaussian_blur(image, sigma)), 0, 1)",
+              "use classic.gaussian_blur(image, sigma) for the blur, then clamp(0, 1) at the end")
+    _ok(name, "adds amount times the detail image - blur(image), clipped to [0, 1]")
+
+
+# ---------------------------------------------------------------------------------------
+# One decoder step of a U-Net (notebook 06)
+# ---------------------------------------------------------------------------------------
+
+def check_up_step(up_step: Callable, name: str = "up_step") -> None:
+    """Check ``up_step(block, below, skip)``: ``block.conv([block.up(below); skip])``, skip concatenated second.
+
+    ``block`` is a ``course_lib.models.unet.Up(8, 4, 4)``; ``below`` is ``(2, 8, 3, 3)`` and
+    ``skip`` ``(2, 4, 6, 6)``. Named slips: the skip never reaches the output, the two parts
+    concatenated in the other order, upsampling with interpolation instead of ``block.up``.
+    """
+    from course_lib.models.unet import Up
+
+    with torch.random.fork_rng():  # Up's initialisation under a fixed seed, the caller's state kept
+        torch.manual_seed(0)
+        block = Up(8, 4, 4).eval()
+    rng = torch.Generator().manual_seed(1)
+    below, skip = torch.randn(2, 8, 3, 3, generator=rng), torch.randn(2, 4, 6, 6, generator=rng)  # (B, C, h, w)
+    with torch.no_grad():
+        try:
+            y = up_step(block, below.clone(), skip.clone())
+        except (NotImplementedError, CheckError):
+            raise
+        except Exception as err:
+            _fail(name, f"raised {type(err).__name__}: {err}",
+                  "block.up(below) is (B, 4, 6, 6); torch.cat([up, skip], dim=1) is (B, 8, 6, 6), what block.conv takes")
+        y = _as_tensor(y, name, None)
+        if tuple(y.shape) != (2, 4, 6, 6):
+            _fail(name, f"expected shape (2, 4, 6, 6), got {tuple(y.shape)}", "block.conv(...) gives the output channels")
+        want = block(below, skip)
+        if torch.allclose(y, want, atol=1e-5):
+            _ok(name, "upsamples with block.up, concatenates the skip on the channels, then block.conv")
+            return
+        if torch.allclose(up_step(block, below.clone(), torch.zeros_like(skip)), y, atol=1e-6):
+            _fail(name, "the skip does not reach the output", "concatenate it: torch.cat([block.up(below), skip], dim=1)")
+        up = block.up(below)  # (B, 4, 6, 6)
+        if torch.allclose(y, block.conv(torch.cat([skip, up], dim=1)), atol=1e-5):
+            _fail(name, "the skip comes first in the concatenation; block.conv was built for [Up(below); skip]",
+                  "torch.cat([block.up(below), skip], dim=1)")
+    _fail(name, "the output is not block.conv(torch.cat([block.up(below), skip], dim=1))",
+          "upsample with block.up (a learned 2x2 transposed convolution), not F.interpolate")

@@ -552,3 +552,51 @@ def test_check_noise_loss_names_the_broken_property(loss_fn, message):
     from course_lib.checks import check_noise_loss
     with pytest.raises(CheckError, match=message):
         check_noise_loss(loss_fn)
+
+
+# --- check_unsharp_mask ------------------------------------------------------------------------
+
+def test_check_unsharp_mask_passes_the_formula():
+    from course_lib import classic
+    from course_lib.checks import check_unsharp_mask
+    check_unsharp_mask(lambda img, s, a: (img + a * (img - classic.gaussian_blur(img, s))).clamp(0, 1))
+    check_unsharp_mask(lambda img, s, a: ((1 + a) * img - a * classic.gaussian_blur(img, s)).clamp(0, 1))
+
+
+@pytest.mark.parametrize("sharpen, message", [
+    (lambda img, s, a: img + a * (img - __import__("course_lib.classic").classic.gaussian_blur(img, s)), "leave \\[0, 1\\]"),
+    (lambda img, s, a: (img + a * (__import__("course_lib.classic").classic.gaussian_blur(img, s) - img)).clamp(0, 1),
+     "subtracted, not added"),
+    (lambda img, s, a: (img + a * img).clamp(0, 1), "changes a flat image"),
+    (lambda img, s, a: (a * (img - __import__("course_lib.classic").classic.gaussian_blur(img, s))).clamp(0, 1),
+     "changes a flat image"),
+    (lambda img, s, a: (img + a * (img - __import__("course_lib.classic").classic.gaussian_blur(img, 2 * s))).clamp(0, 1),
+     "the values differ"),
+    (lambda img, s, a: img[..., 1:-1, 1:-1], "expected the input's shape"),
+], ids=["no clip", "detail subtracted", "no blur", "detail only", "other sigma", "cropped"])
+def test_check_unsharp_mask_names_the_broken_property(sharpen, message):
+    from course_lib.checks import check_unsharp_mask
+    with pytest.raises(CheckError, match=message):
+        check_unsharp_mask(sharpen)
+
+
+# --- check_up_step -----------------------------------------------------------------------------
+
+def test_check_up_step_passes_the_decoder_step():
+    from course_lib.checks import check_up_step
+    check_up_step(lambda block, below, skip: block.conv(torch.cat([block.up(below), skip], dim=1)))
+    check_up_step(lambda block, below, skip: block(below, skip))
+
+
+@pytest.mark.parametrize("up_step, message", [
+    (lambda b, below, skip: b.conv(torch.cat([skip, b.up(below)], dim=1)), "the skip comes first"),
+    (lambda b, below, skip: b.conv(torch.cat([b.up(below), torch.zeros_like(skip)], dim=1)), "does not reach the output"),
+    (lambda b, below, skip: b.conv(b.up(below) + skip), "raised RuntimeError"),
+    (lambda b, below, skip: b.conv(torch.cat([F.interpolate(below, scale_factor=2)[:, :4], skip], dim=1)),
+     "not block.conv"),
+    (lambda b, below, skip: torch.cat([b.up(below), skip], dim=1), r"expected shape \(2, 4, 6, 6\)"),
+], ids=["skip first", "skip unused", "added", "interpolate", "no conv"])
+def test_check_up_step_names_the_broken_property(up_step, message):
+    from course_lib.checks import check_up_step
+    with pytest.raises(CheckError, match=message):
+        check_up_step(up_step)
