@@ -1,4 +1,7 @@
-"""Each notebook records its headline metrics and wall time in ``runs/results/<notebook>.json``.
+"""Each notebook records its headline metrics and wall time in ``runs/results/<budget>/<notebook>.json``.
+
+One folder per budget, so that a smoke run (``make test``) never overwrites the results a
+``standard`` run (``make course``) is about to read.
 
 ``make course`` collects these files into the results table of the README.
 """
@@ -52,7 +55,7 @@ class NotebookRun:
         return time.perf_counter() - self.started
 
     def save(self, notebook: str, **metrics: float) -> Path:
-        """Write ``runs/results/<notebook>.json`` with the metrics, wall time and environment."""
+        """Write ``runs/results/<budget>/<notebook>.json`` with the metrics, wall time and environment."""
         if not notebook or "/" in notebook or "\\" in notebook:
             raise ValueError(f"notebook must be a bare name like '02_cnn_building_blocks', got {notebook!r}")
         clean = {}
@@ -67,7 +70,7 @@ class NotebookRun:
             "environment": self.environment,
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
-        path = runs_dir("results") / f"{notebook}.json"
+        path = runs_dir("results", self.environment["budget"]) / f"{notebook}.json"
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(record, indent=2))
         tmp.replace(path)

@@ -3,7 +3,7 @@
 
 Each notebook runs top to bottom in a fresh kernel (nbclient) with ``COURSE_BUDGET`` set, from
 the notebooks folder. The executed copy and an HTML rendering go to ``runs/course/``; the
-notebook's own results file (``runs/results/<name>.json``, written by its last cell) gives the
+notebook's own results file (``runs/results/<budget>/<name>.json``, written by its last cell) gives the
 headline metrics, which are compared with the course's targets (DESIGN.md) and shown next to
 published reference numbers for context. A notebook that fails does not stop the others. The
 exit status is 0 only when every notebook ran and met its targets (targets are checked at the
@@ -135,8 +135,8 @@ class NotebookResult:
         return self.ok and all(m is True for _, m in self.targets)  # an unrecorded metric is not a pass
 
 
-def _results_file(name: str) -> Path:
-    return runs_dir("results") / f"{name}.json"
+def _results_file(name: str, budget: str) -> Path:
+    return runs_dir("results", budget) / f"{name}.json"
 
 
 def _poll_in_slices(channel, slice_seconds: float = 0.5) -> None:
@@ -188,7 +188,7 @@ def run_notebook(path: Path, budget: str, out_dir: Path, timeout: int) -> Notebo
 
     name = path.stem
     nb = nbformat.read(path, as_version=4)
-    stale = _results_file(name)
+    stale = _results_file(name, budget)
     if stale.exists():
         stale.unlink()  # a metric must come from this run, never from an earlier one
     started = time.perf_counter()
@@ -214,10 +214,10 @@ def run_notebook(path: Path, budget: str, out_dir: Path, timeout: int) -> Notebo
     except Exception as exc:  # noqa: BLE001 - HTML is a convenience
         print(f"  (no HTML for {name}: {type(exc).__name__}: {exc})")
     metrics = {}
-    if _results_file(name).exists():
-        metrics = json.loads(_results_file(name).read_text())["metrics"]
+    if _results_file(name, budget).exists():
+        metrics = json.loads(_results_file(name, budget).read_text())["metrics"]
     elif not error:
-        error = f"the notebook did not write {_results_file(name).name} (its last cell calls run.save)"
+        error = f"the notebook did not write {_results_file(name, budget).name} (its last cell calls run.save)"
     checks = [(t, t.met(metrics)) for t in TARGETS.get(name, [])] if budget != "smoke" else []
     return NotebookResult(name, not error, seconds, metrics, checks, error, f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M}")
 
