@@ -9,9 +9,12 @@ published reference numbers for context. A notebook that fails does not stop the
 exit status is 0 only when every notebook ran and met its targets (targets are checked at the
 ``standard`` and ``full`` budgets; ``smoke`` runs are too short to mean anything).
 
-Each notebook's outcome is also kept in ``runs/course/status/<name>.json``, so that a partial
-rerun (``--only 12 13``) updates its rows while the report keeps the other notebooks' latest
-results at the same budget, each row with the time it was measured.
+Each notebook's outcome is also kept in ``runs/course/status/<budget>/<name>.json`` (with the
+machine, thread count and versions it ran with), so that a partial rerun (``--only 12 13``)
+updates its rows while the report keeps the other notebooks' latest results at the same budget,
+each row with the time it was measured. ``scripts/sync_measured.py`` copies these files into the
+committed ``measured/`` folder, the one source of every run time and result that the README and
+the notebook headers quote.
 """
 
 from __future__ import annotations
@@ -129,6 +132,7 @@ class NotebookResult:
     targets: list[tuple[Target, bool | None]]
     error: str = ""
     measured: str = ""  # UTC time the run finished, "YYYY-MM-DD HH:MM"
+    environment: dict | None = None  # machine, threads and versions of the kernel that ran it
 
     @property
     def passed(self) -> bool:
@@ -213,27 +217,43 @@ def run_notebook(path: Path, budget: str, out_dir: Path, timeout: int) -> Notebo
         (out_dir / f"{name}.html").write_text(html, encoding="utf-8")
     except Exception as exc:  # noqa: BLE001 - HTML is a convenience
         print(f"  (no HTML for {name}: {type(exc).__name__}: {exc})")
-    metrics = {}
+    metrics, kernel = {}, {}
     if _results_file(name, budget).exists():
-        metrics = json.loads(_results_file(name, budget).read_text())["metrics"]
+        record = json.loads(_results_file(name, budget).read_text())
+        metrics, kernel = record["metrics"], record.get("environment", {})
     elif not error:
         error = f"the notebook did not write {_results_file(name, budget).name} (its last cell calls run.save)"
     checks = [(t, t.met(metrics)) for t in TARGETS.get(name, [])] if budget != "smoke" else []
-    return NotebookResult(name, not error, seconds, metrics, checks, error, f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M}")
+    return NotebookResult(name, not error, seconds, metrics, checks, error, f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M}",
+                          machine_summary(kernel))
+
+
+def machine_summary(kernel: dict | None = None) -> dict:
+    """Where a run happened: CPU architecture and cores, GPU, and (from the notebook's kernel) threads and versions."""
+    summary = {"machine": platform.machine(), "cpu_cores": os.cpu_count(), "python": platform.python_version()}
+    for key in ("torch", "torchvision", "device", "threads"):
+        if kernel and key in kernel:
+            summary[key] = kernel[key]
+    return summary
+
+
+def _status_path(out_dir: Path, budget: str, name: str) -> Path:
+    return out_dir / "status" / budget / f"{name}.json"
 
 
 def save_status(result: NotebookResult, budget: str, out_dir: Path) -> None:
     """Keep one notebook's outcome so that later partial runs can still report it."""
-    folder = out_dir / "status"
-    folder.mkdir(parents=True, exist_ok=True)
+    path = _status_path(out_dir, budget, result.name)
+    path.parent.mkdir(parents=True, exist_ok=True)
     record = {"name": result.name, "budget": budget, "ok": result.ok, "seconds": round(result.seconds, 1),
-              "metrics": result.metrics, "error": result.error, "measured": result.measured}
-    (folder / f"{result.name}.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
+              "metrics": result.metrics, "error": result.error, "measured": result.measured,
+              "environment": result.environment or machine_summary()}
+    path.write_text(json.dumps(record, indent=2), encoding="utf-8")
 
 
 def load_status(name: str, budget: str, out_dir: Path) -> NotebookResult | None:
     """The latest kept outcome of notebook ``name`` at ``budget``, targets checked against today's TARGETS."""
-    path = out_dir / "status" / f"{name}.json"
+    path = _status_path(out_dir, budget, name)
     if not path.is_file():
         return None
     record = json.loads(path.read_text(encoding="utf-8"))
@@ -242,7 +262,7 @@ def load_status(name: str, budget: str, out_dir: Path) -> NotebookResult | None:
     metrics = record.get("metrics", {})
     checks = [(t, t.met(metrics)) for t in TARGETS.get(name, [])] if budget != "smoke" else []
     return NotebookResult(name, record["ok"], record["seconds"], metrics, checks, record.get("error", ""),
-                          record.get("measured", ""))
+                          record.get("measured", ""), record.get("environment"))
 
 
 def _headline(metrics: dict, targets: list[tuple[Target, bool | None]], limit: int = 4) -> str:
