@@ -2,7 +2,8 @@
 
 The architectures are data: each configuration in ``cfgs`` lists the output channels of the
 3x3 convolutions, and ``"M"`` marks a 2x2 max pooling that closes a block. Configurations
-"A", "B", "D" and "E" are the columns of Table 1 of the paper (VGG-11, -13, -16 and -19).
+"A", "B", "D" and "E" are four of the six columns of Table 1 of the paper (VGG-11, -13, -16
+and -19, the ones torchvision builds; A-LRN and C are left out).
 Every network has five blocks, so it pools exactly five times (224 -> 7); pooling after
 every convolution (13 pools for VGG-16) would shrink the image to nothing.
 
