@@ -11,8 +11,28 @@ import torch
 from torch import nn
 
 
+DEVICE_TYPES = ("cuda", "mps", "cpu")
+
+
 def get_device() -> torch.device:
-    """The fastest available device: CUDA, then Apple's MPS, then the CPU."""
+    """The fastest available device: CUDA, then Apple's MPS, then the CPU.
+
+    ``COURSE_DEVICE=cpu`` (or ``cuda``, ``cuda:1``, ``mps``) overrides the choice, for example to
+    compare a GPU run with the CPU one; asking for a device that is not available is an error.
+    """
+    wanted = os.environ.get("COURSE_DEVICE", "").strip()
+    if wanted:
+        kind = wanted.split(":", 1)[0]
+        if kind not in DEVICE_TYPES:
+            raise ValueError(f"COURSE_DEVICE must be one of {', '.join(DEVICE_TYPES)} (cuda may carry an index, "
+                             f"cuda:1), got {wanted!r}")
+        mps = getattr(torch.backends, "mps", None)
+        available = {"cpu": True, "cuda": torch.cuda.is_available(),
+                     "mps": mps is not None and mps.is_available()}[kind]
+        if not available:
+            raise RuntimeError(f"COURSE_DEVICE={wanted} but this machine has no {kind} device available; "
+                               f"unset COURSE_DEVICE to let get_device() choose")
+        return torch.device(wanted)
     if torch.cuda.is_available():
         return torch.device("cuda")
     mps = getattr(torch.backends, "mps", None)

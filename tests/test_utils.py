@@ -8,13 +8,35 @@ from torch import nn
 from course_lib.utils import count_parameters, get_device, runs_dir, seed_everything
 
 
-def test_get_device_is_cpu_here_or_an_available_accelerator():
-    device = get_device()
-    assert isinstance(device, torch.device)
-    if not torch.cuda.is_available():
-        assert device.type in ("cpu", "mps")
-    else:
-        assert device.type == "cuda"
+def _fake(monkeypatch, cuda, mps):
+    monkeypatch.delenv("COURSE_DEVICE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+
+
+@pytest.mark.parametrize("cuda, mps, expected", [(True, True, "cuda"), (True, False, "cuda"),
+                                                 (False, True, "mps"), (False, False, "cpu")])
+def test_get_device_prefers_cuda_then_mps_then_cpu(monkeypatch, cuda, mps, expected):
+    _fake(monkeypatch, cuda, mps)
+    assert get_device() == torch.device(expected)
+
+
+def test_course_device_overrides_the_choice(monkeypatch):
+    _fake(monkeypatch, cuda=True, mps=False)
+    monkeypatch.setenv("COURSE_DEVICE", "cpu")
+    assert get_device() == torch.device("cpu")
+    monkeypatch.setenv("COURSE_DEVICE", "cuda:1")
+    assert get_device() == torch.device("cuda", 1)
+
+
+def test_course_device_refuses_a_missing_or_unknown_device(monkeypatch):
+    _fake(monkeypatch, cuda=False, mps=False)
+    monkeypatch.setenv("COURSE_DEVICE", "cuda")
+    with pytest.raises(RuntimeError, match="no cuda device"):
+        get_device()
+    monkeypatch.setenv("COURSE_DEVICE", "tpu")
+    with pytest.raises(ValueError, match="must be one of cuda, mps, cpu.*'tpu'"):
+        get_device()
 
 
 def test_seed_everything_repeats_python_numpy_and_torch():
