@@ -28,6 +28,8 @@ def read_budget(value: str | None = None) -> str:
     """Validate a budget name (default: the ``COURSE_BUDGET`` environment variable, else ``standard``)."""
     if value is None:
         value = os.environ.get(ENV_VAR, "standard")
+    if not isinstance(value, str):
+        raise TypeError(f"a budget is a name, one of {', '.join(BUDGETS)}; got {type(value).__name__} {value!r}")
     name = value.strip().lower()
     if name not in BUDGETS:
         raise ValueError(
@@ -36,7 +38,15 @@ def read_budget(value: str | None = None) -> str:
     return name
 
 
-BUDGET: str = read_budget()
+def __getattr__(name: str) -> str:
+    """``BUDGET``, the active budget, is read when asked for (``from course_lib.budget import BUDGET``).
+
+    Reading it lazily keeps a bad ``COURSE_BUDGET`` from breaking every import of ``course_lib``:
+    the error comes where the budget is used, with the allowed names.
+    """
+    if name == "BUDGET":
+        return read_budget()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def pick(smoke: T, standard: T, full: T, budget: str | None = None) -> T:
@@ -45,5 +55,5 @@ def pick(smoke: T, standard: T, full: T, budget: str | None = None) -> T:
     >>> pick(smoke=1, standard=5, full=20, budget="standard")
     5
     """
-    name = BUDGET if budget is None else read_budget(budget)
+    name = read_budget(budget)
     return {"smoke": smoke, "standard": standard, "full": full}[name]

@@ -47,6 +47,14 @@ def _as_batch(img: torch.Tensor, name: str = "img") -> tuple[torch.Tensor, bool]
         )
     if img.ndim not in (3, 4):
         raise ValueError(f"{name}: expected (C, H, W) or (B, C, H, W), got {tuple(img.shape)}")
+    channels = img.shape[-3]
+    if img.shape[-1] in (1, 3, 4) and channels not in (1, 3, 4):  # e.g. (64, 64, 3): channels last
+        layout = "(H, W, C)" if img.ndim == 3 else "(B, H, W, C)"
+        fix = "img.permute(2, 0, 1)" if img.ndim == 3 else "img.permute(0, 3, 1, 2)"
+        raise ValueError(f"{name}: expected channels first, (C, H, W) or (B, C, H, W), got {tuple(img.shape)}, "
+                         f"which looks like {layout}; use {fix}")
+    if img.shape[-1] == 0 or img.shape[-2] == 0:
+        raise ValueError(f"{name}: expected an image of at least 1 x 1 pixels, got {tuple(img.shape)}")
     return (img.unsqueeze(0), True) if img.ndim == 3 else (img, False)
 
 
@@ -149,6 +157,7 @@ def gaussian_blur(img: torch.Tensor, sigma: float, truncate: float = 4.0, mode: 
     """
     _as_batch(img)
     _check_positive(sigma, "sigma")
+    _check_positive(truncate, "truncate")
     g = _gaussian_1d(sigma, int(truncate * sigma + 0.5), img.dtype, img.device)
     return correlate2d(correlate2d(img, g[None, :], mode), g[:, None], mode)
 
@@ -310,6 +319,8 @@ def equalize_histogram(img: torch.Tensor, nbins: int = 256) -> torch.Tensor:
     """
     x, squeeze = _as_batch(img)
     _check_unit_range(x)
+    if not isinstance(nbins, int) or nbins < 2:
+        raise ValueError(f"nbins must be an int >= 2, got {nbins!r}")
     B, C, H, W = x.shape
     work = torch.float32 if x.device.type == "mps" else torch.float64  # MPS has no float64
     v = x.reshape(B * C, H * W).to(work)  # (N, P), one row per channel

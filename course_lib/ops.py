@@ -66,6 +66,11 @@ def box_iou(boxes1: torch.Tensor, boxes2: torch.Tensor) -> torch.Tensor:
     return inter / (area1[:, None] + area2[None, :] - inter)
 
 
+def _check_iou_threshold(iou_threshold: float) -> None:
+    if isinstance(iou_threshold, bool) or not isinstance(iou_threshold, (int, float)) or not 0 <= iou_threshold <= 1:
+        raise ValueError(f"iou_threshold: expected a number in [0, 1], got {iou_threshold!r}")
+
+
 def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torch.Tensor:
     """Non-maximum suppression: indices of the kept boxes, by decreasing score.
 
@@ -74,8 +79,11 @@ def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torc
     returns an int64 tensor ``(K,)``. Boxes of every class compete; see :func:`batched_nms`.
     """
     _check_boxes(boxes)
+    if not isinstance(scores, torch.Tensor):
+        raise TypeError(f"scores: expected a tensor of shape ({boxes.shape[0]},), got {type(scores).__name__}")
     if scores.ndim != 1 or scores.shape[0] != boxes.shape[0]:
         raise ValueError(f"scores: expected shape ({boxes.shape[0]},), got {tuple(scores.shape)}")
+    _check_iou_threshold(iou_threshold)
     # stable sort so that ties keep their input order, as torchvision's CPU kernel does
     order = torch.sort(scores, descending=True, stable=True).indices
     iou = box_iou(boxes, boxes)  # (N, N)
@@ -92,6 +100,13 @@ def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torc
 def batched_nms(boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor, iou_threshold: float) -> torch.Tensor:
     """NMS within each class only (boxes of different ``labels`` never suppress each other)."""
     _check_boxes(boxes)
+    if not isinstance(labels, torch.Tensor):
+        raise TypeError(f"labels: expected a tensor of shape ({boxes.shape[0]},), got {type(labels).__name__}")
+    if labels.ndim != 1 or labels.shape[0] != boxes.shape[0]:
+        raise ValueError(f"labels: expected shape ({boxes.shape[0]},), one class per box, got {tuple(labels.shape)}")
+    if labels.is_floating_point():
+        raise TypeError(f"labels: expected integer class indices, got dtype {labels.dtype}")
+    _check_iou_threshold(iou_threshold)
     if boxes.numel() == 0:
         return torch.empty(0, dtype=torch.int64, device=boxes.device)
     # shift each class into its own region of the plane so that boxes of different classes never overlap

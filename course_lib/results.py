@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from .budget import BUDGET
+from .budget import read_budget
 from .utils import get_device, runs_dir
 
 
@@ -32,7 +32,7 @@ def environment_summary() -> dict:
     return {
         "course_lib": __version__, "python": platform.python_version(), "torch": torch.__version__,
         "torchvision": torchvision.__version__, "device": f"{device.type} ({name})",
-        "threads": torch.get_num_threads(), "budget": BUDGET,
+        "threads": torch.get_num_threads(), "budget": read_budget(),
     }
 
 

@@ -34,5 +34,23 @@ def test_budget_is_read_from_environment_at_import():
         assert out == [name, value]
 
 
-def test_active_budget_in_tests_is_valid():
-    assert budget.BUDGET in budget.BUDGETS
+def test_budget_follows_the_environment(monkeypatch):
+    monkeypatch.setenv("COURSE_BUDGET", "full")
+    assert budget.BUDGET == "full" and budget.pick(1, 2, 3) == 3
+    monkeypatch.setenv("COURSE_BUDGET", "smoke")
+    assert budget.BUDGET == "smoke" and budget.pick(1, 2, 3) == 1
+
+
+def test_a_budget_that_is_not_a_name_is_refused():
+    with pytest.raises(TypeError, match="a budget is a name, one of smoke, standard, full; got int 3"):
+        budget.read_budget(3)
+
+
+def test_a_bad_budget_does_not_break_imports_and_fails_where_it_is_used():
+    imports = "import course_lib, course_lib.ops, course_lib.classic, course_lib.data, course_lib.metrics"
+    env = {"COURSE_BUDGET": "quick", "PATH": ""}
+    subprocess.run([sys.executable, "-c", imports], env=env, check=True, capture_output=True)
+    used = subprocess.run([sys.executable, "-c", "from course_lib.budget import pick; pick(1, 2, 3)"],
+                          env=env, capture_output=True, text=True)
+    assert used.returncode != 0
+    assert "COURSE_BUDGET='quick' is not a budget; expected one of smoke, standard, full" in used.stderr

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..budget import BUDGET, read_budget
+from ..budget import read_budget
 from ..utils import runs_dir
 
 BUNDLED_MNIST = Path(__file__).resolve().parent / "files" / "mnist_5k.npz"
@@ -90,7 +90,7 @@ def load_mnist(train: bool = True, transform=None, budget: str | None = None) ->
     images of ``torchvision.datasets.MNIST`` if they can be downloaded, else the subset (said
     in one line).
     """
-    budget = BUDGET if budget is None else read_budget(budget)
+    budget = read_budget(budget)
     classes = [str(d) for d in range(10)]
     if budget == "full":
         from torchvision.datasets import MNIST

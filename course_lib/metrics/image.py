@@ -84,8 +84,11 @@ def ssim(
     x, y, squeeze = _check_pair(x, y)
     if not data_range > 0:
         raise ValueError(f"data_range must be positive, got {data_range!r}")
-    if win_size % 2 == 0 or min(x.shape[-2:]) < win_size:
-        raise ValueError(f"need an odd win_size <= H, W; got win_size={win_size} for images {tuple(x.shape)}")
+    if not isinstance(win_size, int) or win_size < 1 or win_size % 2 == 0 or min(x.shape[-2:]) < win_size:
+        raise ValueError(f"need an odd positive win_size <= H, W; got win_size={win_size!r} for images "
+                         f"{tuple(x.shape)}")
+    if not sigma > 0:
+        raise ValueError(f"sigma (of the Gaussian window) must be positive, got {sigma!r}")
     out_dtype = x.dtype
     if x.device.type != "mps":
         x, y = x.double(), y.double()

@@ -155,6 +155,11 @@ class UNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"UNet expected input (B, {self.in_channels}, H, W), got {tuple(x.shape)}")
+        weight_dtype = next(self.parameters()).dtype
+        if x.dtype != weight_dtype:
+            hint = " (convert uint8 images with x.float() / 255)" if not x.is_floating_point() else \
+                f" (use x.to({weight_dtype}) or model.to({x.dtype}))"
+            raise TypeError(f"UNet expected a {weight_dtype} input like its weights, got {x.dtype}{hint}")
         h, w = x.shape[-2:]
         multiple = 2**self.depth
         pad_h, pad_w = -h % multiple, -w % multiple  # round H and W up to a multiple of 2**depth
