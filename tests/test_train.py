@@ -74,3 +74,52 @@ def test_checkpoint_names_cannot_escape_runs():
 def test_empty_loader_is_an_error():
     with pytest.raises(ValueError, match="no batches"):
         fit(make_model(), [], torch.optim.SGD(make_model().parameters(), lr=0.1), 1, progress=False)
+
+
+KILLED_TRAINING = """
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+from course_lib.train import fit
+torch.manual_seed(0)
+model = nn.Sequential(nn.Linear(2, 1500), nn.ReLU(), nn.Linear(1500, 1500), nn.ReLU(), nn.Linear(1500, 2))  # ~9 MB
+data = TensorDataset(torch.randn(64, 2), torch.arange(64) % 2)
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)  # Adam: the checkpoint is 3x the weights
+fit(model, DataLoader(data, batch_size=64), optimizer, epochs=10_000, checkpoint="killed", progress=False)
+"""
+
+
+def test_a_killed_training_leaves_its_last_checkpoint_intact_and_resumes(tmp_path, monkeypatch):
+    """SIGKILL while a checkpoint is being written: the previous one survives and the next run resumes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    monkeypatch.setenv("COURSE_RUNS_DIR", str(tmp_path))
+    path = tmp_path / "checkpoints" / "killed.pt"
+    tmp = path.with_name(path.name + ".tmp")
+    child = subprocess.Popen([sys.executable, "-c", KILLED_TRAINING], env={**os.environ, "OMP_NUM_THREADS": "1"})
+    caught_mid_write, deadline = False, time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:  # wait for a second checkpoint being written over the first
+            if path.exists() and tmp.exists():
+                caught_mid_write = True
+                break
+            time.sleep(0.001)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    assert caught_mid_write, "the training never wrote a second checkpoint within 120 s"
+    state = load_checkpoint(path)  # the last complete checkpoint, not half of the new one
+    assert state["epoch"] >= 1 and len(state["history"]["train_loss"]) == state["epoch"]
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 1500), nn.ReLU(), nn.Linear(1500, 1500), nn.ReLU(), nn.Linear(1500, 2))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    data = TensorDataset(torch.randn(64, 2), torch.arange(64) % 2)
+    history = fit(model, DataLoader(data, batch_size=64), optimizer, epochs=state["epoch"] + 1, checkpoint="killed",
+                  progress=False)
+    assert len(history["train_loss"]) == state["epoch"] + 1  # resumed: one more epoch, not a fresh start
+    assert history["train_loss"][:-1] == state["history"]["train_loss"]
