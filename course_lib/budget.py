@@ -49,6 +49,38 @@ def __getattr__(name: str) -> str:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+MAX_STEPS_VAR = "COURSE_MAX_STEPS"
+
+
+def max_steps() -> int | None:
+    """``COURSE_MAX_STEPS`` as a positive int, or ``None`` when unset (no cap)."""
+    value = os.environ.get(MAX_STEPS_VAR, "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{MAX_STEPS_VAR} must be a positive whole number of steps, got {value!r}")
+    return int(value)
+
+
+def pick_count(smoke: int, standard: int, full: int, budget: str | None = None) -> int:
+    """Like :func:`pick`, for a count the budget sets: steps, epochs, iterations, samples, images.
+
+    With ``COURSE_MAX_STEPS=N`` the count is capped at ``max(N, smoke)``: a dry run of the
+    ``full`` budget (``COURSE_BUDGET=full COURSE_MAX_STEPS=2``, part of ``make test``) then builds
+    the full-size models and takes the full data paths, but loops no longer than the smoke run
+    does, which is known to work. Model sizes and resolutions use :func:`pick` and are not capped.
+
+    >>> pick_count(smoke=20, standard=500, full=3000, budget="full")  # COURSE_MAX_STEPS unset
+    3000
+    """
+    for name, value in (("smoke", smoke), ("standard", standard), ("full", full)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise TypeError(f"pick_count: {name} must be a non-negative int, got {value!r}")
+    value = pick(smoke, standard, full, budget)
+    cap = max_steps()
+    return value if cap is None else min(value, max(cap, smoke))
+
+
 def pick(smoke: T, standard: T, full: T, budget: str | None = None) -> T:
     """Return the value for the active budget (or for ``budget`` when given).
 

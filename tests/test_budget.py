@@ -54,3 +54,26 @@ def test_a_bad_budget_does_not_break_imports_and_fails_where_it_is_used():
                           env=env, capture_output=True, text=True)
     assert used.returncode != 0
     assert "COURSE_BUDGET='quick' is not a budget; expected one of smoke, standard, full" in used.stderr
+
+
+def test_pick_count_is_capped_by_course_max_steps_but_not_below_the_smoke_count(monkeypatch):
+    monkeypatch.delenv("COURSE_MAX_STEPS", raising=False)
+    assert budget.pick_count(20, 500, 3000, budget="full") == 3000
+    monkeypatch.setenv("COURSE_MAX_STEPS", "2")
+    assert budget.pick_count(20, 500, 3000, budget="full") == 20  # the smoke run's count
+    assert budget.pick_count(1, 30, 15, budget="full") == 2
+    assert budget.pick_count(0, 0, 0, budget="full") == 0
+    monkeypatch.setenv("COURSE_MAX_STEPS", "1000")
+    assert budget.pick_count(20, 500, 3000, budget="full") == 1000
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "two", "1.5"])
+def test_a_bad_course_max_steps_is_refused(monkeypatch, value):
+    monkeypatch.setenv("COURSE_MAX_STEPS", value)
+    with pytest.raises(ValueError, match=f"COURSE_MAX_STEPS must be a positive whole number of steps, got '{value}'"):
+        budget.pick_count(1, 2, 3)
+
+
+def test_pick_count_refuses_what_is_not_a_count():
+    with pytest.raises(TypeError, match="full must be a non-negative int, got 2.5"):
+        budget.pick_count(1, 2, 2.5)

@@ -96,3 +96,20 @@ def test_contract_names_are_importable_where_the_design_says(module):
     mod = importlib.import_module(module)
     missing = [name for name in CONTRACT[module] if not hasattr(mod, name)]
     assert not missing, f"{module} lacks {missing}"
+
+
+def test_the_lock_pins_every_dependency_within_the_bounds_of_pyproject():
+    """requirements-lock.txt (make lock) pins an exact version of each direct dependency, inside pyproject's bounds."""
+    from packaging.requirements import Requirement
+
+    pins = {}
+    for line in (ROOT / "requirements-lock.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[name.lower().replace("_", "-")] = version
+    direct = PYPROJECT["project"]["dependencies"] + PYPROJECT["project"]["optional-dependencies"]["dev"]
+    for spec in map(Requirement, direct):
+        name = spec.name.lower().replace("_", "-")
+        assert name in pins, f"{name} is not pinned in requirements-lock.txt (run make lock)"
+        assert spec.specifier.contains(pins[name], prereleases=True), f"{name}=={pins[name]} is outside {spec}"
+    assert "+" not in pins["torch"], "torch without a +cu/+cpu label, so the CPU-only build satisfies the lock"
