@@ -11,11 +11,14 @@ images per class, so both splits contain every digit in equal numbers.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
+
+from course_lib.integrity import arrays_sha256, file_sha256  # noqa: E402
 
 OUT = Path(__file__).resolve().parent.parent / "course_lib" / "data" / "files" / "mnist_5k.npz"
 SEED = 0
@@ -42,16 +45,6 @@ def build_mnist_5k() -> dict[str, np.ndarray]:
     }
 
 
-def content_digest(arrays: dict[str, np.ndarray]) -> str:
-    """sha256 over the arrays' names, shapes, dtypes and bytes (independent of zip timestamps)."""
-    h = hashlib.sha256()
-    for name in sorted(arrays):
-        a = np.ascontiguousarray(arrays[name])
-        h.update(f"{name}{a.shape}{a.dtype}".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="compare a fresh build with the shipped file")
@@ -59,14 +52,14 @@ def main() -> int:
     arrays = build_mnist_5k()
     if args.check:
         with np.load(OUT) as shipped:
-            same = content_digest(dict(shipped)) == content_digest(arrays)
+            same = arrays_sha256(dict(shipped)) == arrays_sha256(arrays)
         print(("OK: " if same else "DIFFERENT: ") + str(OUT))
         return 0 if same else 1
     OUT.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(OUT, **arrays)
     print(f"wrote {OUT} ({OUT.stat().st_size / 1e6:.2f} MB)")
-    print(f"content sha256 {content_digest(arrays)}")
-    print(f"file sha256    {hashlib.sha256(OUT.read_bytes()).hexdigest()}")
+    print(f"content sha256 {arrays_sha256(arrays)}")
+    print(f"file sha256    {file_sha256(OUT)}  (record it as BUNDLED_MNIST_SHA256 in course_lib/data/mnist.py)")
     return 0
 
 

@@ -16,7 +16,6 @@ sha256 does not: after writing a new file, record both printed hashes in
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -26,9 +25,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
 from course_lib.data import load_mnist  # noqa: E402
+from course_lib.integrity import save_or_check_weights  # noqa: E402
 from course_lib.models.digit_backbone import (BACKBONE_FILE, BACKBONE_WEIGHTS_SHA256, PRETRAIN_STEPS,  # noqa: E402
                                               SOURCE_DIGITS, pretrain_digit_backbone, split_digits)
-from course_lib.models.judge import file_sha256, weights_sha256  # noqa: E402
 
 
 def main() -> None:
@@ -48,21 +47,10 @@ def main() -> None:
     with torch.no_grad():
         accuracy = float((model(test_images).argmax(dim=1) == test_labels).float().mean())
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    digest = weights_sha256(state)
     print(f"pretrained in {time.perf_counter() - started:.0f} s ({args.steps} steps, {len(train_images)} images of "
           f"digits {SOURCE_DIGITS}); source test accuracy {accuracy:.4f} on {len(test_images)} held-out digits")
-    print(f"weights sha256: {digest}")
-
-    if args.check:
-        same = digest == BACKBONE_WEIGHTS_SHA256
-        print("identical to the shipped weights" if same else f"DIFFERENT from the shipped weights ({BACKBONE_WEIGHTS_SHA256})")
-        raise SystemExit(0 if same else 1)
-
-    tmp = args.out.with_name(args.out.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, args.out)
-    print(f"wrote {args.out} ({args.out.stat().st_size / 1024:.0f} KB)")
-    print(f"file sha256:    {file_sha256(args.out)}")
+    ok = save_or_check_weights(state, args.out, BACKBONE_WEIGHTS_SHA256, check=args.check)
+    raise SystemExit(0 if ok else 1)
 
 
 def _bundled(train: bool) -> tuple[torch.Tensor, torch.Tensor]:

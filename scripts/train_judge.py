@@ -17,7 +17,6 @@ Took 7 to 12 minutes on 2 CPU cores shared with other jobs (torch 2.14); test ac
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -26,8 +25,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
-from course_lib.models.judge import (JUDGE_FILE, JUDGE_WEIGHTS_SHA256, file_sha256, train_judge,  # noqa: E402
-                                     weights_sha256)
+from course_lib.integrity import save_or_check_weights  # noqa: E402
+from course_lib.models.judge import JUDGE_FILE, JUDGE_WEIGHTS_SHA256, train_judge  # noqa: E402
 
 
 def main() -> None:
@@ -44,22 +43,10 @@ def main() -> None:
     model, accuracy = train_judge(epochs=args.epochs, seed=args.seed, device="cpu", progress=False)
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     n_params = sum(p.numel() for p in model.parameters())
-    digest = weights_sha256(state)
     print(f"trained in {time.perf_counter() - started:.0f} s: {n_params:,} parameters, "
           f"test accuracy {accuracy:.4f} on the 1,000 bundled test digits")
-    print(f"weights sha256: {digest}")
-
-    if args.check:
-        same = digest == JUDGE_WEIGHTS_SHA256
-        print("identical to the shipped weights" if same else f"DIFFERENT from the shipped weights ({JUDGE_WEIGHTS_SHA256})")
-        raise SystemExit(0 if same else 1)
-
-    tmp = args.out.with_name(args.out.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, args.out)
-    size_kb = args.out.stat().st_size / 1024
-    print(f"wrote {args.out} ({size_kb:.0f} KB)")
-    print(f"file sha256:    {file_sha256(args.out)}")
+    ok = save_or_check_weights(state, args.out, JUDGE_WEIGHTS_SHA256, check=args.check)
+    raise SystemExit(0 if ok else 1)
 
 
 if __name__ == "__main__":

@@ -238,6 +238,26 @@ def test_shipped_checkpoint_has_the_recorded_hash_and_loads():
     assert out.abs().mean() > 1e-3  # trained weights: the zero-initialised output layer has moved
 
 
+def test_a_tampered_checkpoint_is_an_error_and_a_missing_one_gives_none(tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from course_lib.diffusion import checkpoint
+    from course_lib.integrity import ChecksumError
+
+    copy = tmp_path / "mnist_diffusion_unet.pt"
+    shutil.copy(checkpoint.UNET_FILE, copy)
+    with open(copy, "ab") as f:  # one byte more
+        f.write(b"\0")
+    monkeypatch.setattr(checkpoint, "UNET_FILE", copy)
+    with pytest.raises(ChecksumError, match=f"expected {checkpoint.UNET_FILE_SHA256}, received [0-9a-f]{{64}}; "
+                                            "rebuild it with `python scripts/train_diffusion.py`"):
+        checkpoint.load_mnist_unet()
+    monkeypatch.setattr(checkpoint, "UNET_FILE", tmp_path / "absent.pt")
+    assert checkpoint.load_mnist_unet() is None
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and "absent.pt is missing" in out[0] and "scripts/train_diffusion.py" in out[0]
+
+
 # --------------------------------------------------------------------------- training recipe
 def test_recipe_learning_rate_warms_up_then_decays_to_zero():
     from course_lib.diffusion.checkpoint import DiffusionRecipe

@@ -13,7 +13,7 @@ def test_shipped_file_is_small_verified_and_loads_with_weights_only():
     assert db.BACKBONE_FILE.stat().st_size < 2 * 1024 * 1024
     model = db.load_digit_backbone()
     assert not model.training
-    from course_lib.models.judge import weights_sha256
+    from course_lib.integrity import weights_sha256
     assert weights_sha256(model.state_dict()) == db.BACKBONE_WEIGHTS_SHA256
     logits = model(torch.rand(3, 1, 28, 28))
     assert logits.shape == (3, len(db.SOURCE_DIGITS))
@@ -33,13 +33,15 @@ def test_a_tampered_file_is_refused_naming_both_hashes(tmp_path, monkeypatch):
     with open(copy, "ab") as f:
         f.write(b"\0")
     monkeypatch.setattr(db, "BACKBONE_FILE", copy)
-    with pytest.raises(ValueError, match=f"expected sha256 starting with {db.BACKBONE_FILE_SHA256}, got [0-9a-f]{{64}}"):
+    with pytest.raises(ValueError, match=f"expected {db.BACKBONE_FILE_SHA256}, received [0-9a-f]{{64}}; "
+                                         "rebuild it with `python scripts/pretrain_backbone.py`"):
         db.load_digit_backbone()
 
 
-def test_a_missing_file_says_how_to_rebuild_it(tmp_path):
-    with pytest.raises(FileNotFoundError, match="scripts/pretrain_backbone.py"):
-        db.load_digit_backbone(path=tmp_path / "absent.pt")
+def test_a_missing_file_says_how_to_rebuild_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(db, "BACKBONE_FILE", tmp_path / "absent.pt")
+    with pytest.raises(FileNotFoundError, match="absent.pt is missing; rebuild it with `python scripts/pretrain_backbone.py`"):
+        db.load_digit_backbone()
 
 
 def test_split_digits_keeps_only_the_asked_classes_and_relabels_them():

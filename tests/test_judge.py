@@ -9,6 +9,7 @@ import torch
 
 import course_lib.models.judge as judge_module
 from course_lib.data import load_mnist
+from course_lib.integrity import ChecksumError
 from course_lib.metrics import evaluate_with_judge
 from course_lib.models.judge import (JUDGE_FILE, JUDGE_FILE_SHA256, JUDGE_WEIGHTS_SHA256, MNISTJudge, file_sha256,
                                      load_judge, non_digit_images, weights_sha256)
@@ -16,7 +17,7 @@ from course_lib.models.judge import (JUDGE_FILE, JUDGE_FILE_SHA256, JUDGE_WEIGHT
 
 @pytest.fixture(scope="module")
 def judge():
-    return load_judge(train_if_needed=False)
+    return load_judge()
 
 
 @pytest.fixture(scope="module")
@@ -87,23 +88,42 @@ def test_non_digit_images_and_their_targets():
     assert (targets[0::3] == 0.1).all()  # noise: uniform target
 
 
-def test_tampered_or_missing_file_is_refused(tmp_path, monkeypatch):
+def _tampered_copy(tmp_path):
+    """A copy of the shipped judge with one byte flipped (the shipped file is never touched)."""
     copy = tmp_path / "mnist_judge.pt"
     shutil.copy(JUDGE_FILE, copy)
-    with open(copy, "r+b") as f:  # flip one byte
+    with open(copy, "r+b") as f:
         f.seek(100)
         byte = f.read(1)
         f.seek(100)
         f.write(bytes([byte[0] ^ 0xFF]))
+    return copy
+
+
+def test_tampered_or_missing_file_is_refused(tmp_path, monkeypatch):
+    copy = _tampered_copy(tmp_path)
     monkeypatch.setattr(judge_module, "JUDGE_FILE", copy)
-    with pytest.raises(ValueError, match="sha256"):
-        load_judge(train_if_needed=False)
+    with pytest.raises(ChecksumError) as err:
+        load_judge()
+    message = str(err.value)
+    assert isinstance(err.value, ValueError) and str(copy) in message
+    assert f"expected {JUDGE_FILE_SHA256}" in message and f"received {file_sha256(copy)}" in message
+    assert "scripts/train_judge.py" in message
     monkeypatch.setattr(judge_module, "JUDGE_FILE", tmp_path / "missing.pt")
-    with pytest.raises(FileNotFoundError, match="scripts/train_judge.py"):
-        load_judge(train_if_needed=False)
+    with pytest.raises(FileNotFoundError, match="missing.pt is missing; rebuild it with `python scripts/train_judge.py`"):
+        load_judge()
 
 
-def test_missing_file_falls_back_to_training_once(tmp_path, monkeypatch, capsys):
+def test_a_tampered_file_is_never_replaced_by_a_retrained_judge(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(judge_module, "JUDGE_FILE", _tampered_copy(tmp_path))
+    monkeypatch.setattr(judge_module, "train_judge", lambda **kwargs: calls.append(kwargs))
+    with pytest.raises(ChecksumError, match="expected"):
+        load_judge(train_if_missing=True)
+    assert calls == []
+
+
+def test_missing_file_trains_once_only_when_asked(tmp_path, monkeypatch, capsys):
     calls = []
 
     def quick_train(**kwargs):  # stands in for the minute-long recipe
@@ -112,10 +132,13 @@ def test_missing_file_falls_back_to_training_once(tmp_path, monkeypatch, capsys)
 
     monkeypatch.setattr(judge_module, "JUDGE_FILE", tmp_path / "missing.pt")
     monkeypatch.setattr(judge_module, "train_judge", quick_train)
-    first = load_judge()
+    with pytest.raises(FileNotFoundError):
+        load_judge()  # the default never trains
+    assert calls == []
+    first = load_judge(train_if_missing=True)
     out = capsys.readouterr().out
     assert "missing" in out and "training the judge" in out
-    second = load_judge()  # cached in runs/checkpoints (a temporary directory in the tests)
+    second = load_judge(train_if_missing=True)  # cached in runs/checkpoints (a temporary directory in the tests)
     assert len(calls) == 1 and "locally trained judge" in capsys.readouterr().out
     for a, b in zip(first.state_dict().values(), second.state_dict().values()):
         assert torch.equal(a, b)

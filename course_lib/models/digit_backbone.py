@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..integrity import load_verified
 from .cifar_resnet import CifarResNet
 
 __all__ = ["BACKBONE_FILE", "SOURCE_DIGITS", "TARGET_DIGITS", "digit_backbone", "load_digit_backbone",
@@ -90,15 +91,17 @@ def pretrain_digit_backbone(images: torch.Tensor, labels: torch.Tensor, steps: i
 def load_digit_backbone(device: torch.device | str = "cpu", path: str | Path | None = None) -> nn.Module:
     """The shipped pretrained backbone (its 5-class source head included), in eval mode.
 
-    Raises ``FileNotFoundError`` when the file is missing and ``ValueError`` when its sha256
-    differs from the recorded one (the message names both hashes).
+    Raises ``FileNotFoundError`` when the shipped file is missing and
+    :class:`~course_lib.integrity.ChecksumError` (a ``ValueError``) when its sha256 differs from
+    :data:`BACKBONE_FILE_SHA256` (the message names both hashes). With ``path``, that file is
+    loaded instead (``weights_only=True``, hash not checked).
     """
-    from ..pretrained import load_weights_file  # here, not at the top: pretrained imports models
-
     path = Path(path) if path is not None else BACKBONE_FILE
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing; rebuild it with `python scripts/pretrain_backbone.py`")
-    state = load_weights_file(path, sha256=BACKBONE_FILE_SHA256 if path == BACKBONE_FILE else None)
+    if path == BACKBONE_FILE:
+        state = load_verified(path, BACKBONE_FILE_SHA256, "rebuild it with `python scripts/pretrain_backbone.py` "
+                              "(and record the printed hashes in course_lib/models/digit_backbone.py)")
+    else:  # a file of the caller's: loaded safely, its hash is not checked
+        state = torch.load(path, map_location="cpu", weights_only=True)
     model = digit_backbone()
     model.load_state_dict(state, strict=True)
     return model.to(device).eval()

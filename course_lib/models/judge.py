@@ -22,26 +22,30 @@ The weights ship as ``course_lib/data/files/mnist_judge.pt``, trained by
 one-cycle schedule, cross-entropy without label smoothing on the digits (some with added noise) (so that a confidence
 of 0.9 means what it says), plus non-digit images (noise, blobs, two overlaid digits) with
 soft targets, so that those are *not* judged confidently (a classifier trained on digits
-alone calls uniform noise an "8" with confidence 1.0). :func:`load_judge` checks the file's sha256 against :data:`JUDGE_FILE_SHA256`
-before ``torch.load(..., weights_only=True)``. When the file is missing (e.g. a wheel built
-without it) or its hash differs, it says so in one line and trains the judge with the same
-recipe instead (a few minutes on a laptop CPU, well under a minute on a GPU), caching the result in
-``runs/checkpoints/mnist_judge_local.pt``.
+alone calls uniform noise an "8" with confidence 1.0).
+
+:func:`load_judge` checks the file's sha256 against :data:`JUDGE_FILE_SHA256` before
+``torch.load(..., weights_only=True)`` (through :mod:`course_lib.integrity`). A file whose hash
+differs is an error, never replaced silently: every notebook must be scored by the same judge.
+A *missing* file (e.g. a broken install) is an error too, unless the caller asks for
+``load_judge(train_if_missing=True)``, which trains a judge with the same recipe (a few minutes
+on a laptop CPU), says so in one line and caches it in ``runs/checkpoints/mnist_judge_local.pt``.
 
 ``torch.save`` files are not byte-reproducible (each one carries a random serialization id),
 so two hashes are recorded: the file's (integrity of the shipped file) and the weights'
-(:func:`weights_sha256`, a hash of the tensors themselves, which a re-run of the script on the
-same machine and library versions reproduces).
+(:func:`~course_lib.integrity.weights_sha256`, a hash of the tensors themselves, which a re-run
+of the script on the same machine and library versions reproduces).
 """
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ..integrity import file_sha256, load_verified, weights_sha256  # re-exported: older code imports them from here
 
 __all__ = ["JUDGE_FILE", "JUDGE_FILE_SHA256", "JUDGE_WEIGHTS_SHA256", "MNISTJudge", "file_sha256",
            "load_judge", "non_digit_images", "train_judge", "weights_sha256"]
@@ -98,28 +102,6 @@ class MNISTJudge(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))  # (B, 10) logits
-
-
-# =============================================================================================
-# Hashes
-# =============================================================================================
-def file_sha256(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def weights_sha256(state_dict: dict[str, torch.Tensor]) -> str:
-    """Hex sha256 of a state dict's contents: names, dtypes, shapes and values, in sorted key order."""
-    digest = hashlib.sha256()
-    for name in sorted(state_dict):
-        tensor = state_dict[name].detach().cpu().contiguous()
-        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
-        digest.update(tensor.numpy().tobytes())
-    return digest.hexdigest()
 
 
 # =============================================================================================
@@ -214,31 +196,34 @@ def train_judge(epochs: int = 30, seed: int = 0, batch_size: int = 64, lr: float
     return model.eval(), accuracy
 
 
+#: The end of every error message about the shipped judge.
+REBUILD_JUDGE = ("rebuild it with `python scripts/train_judge.py` (and record the printed hashes in "
+                 "course_lib/models/judge.py)")
+
+
 def load_judge(device: torch.device | str = "cpu", path: str | Path | None = None,
-               train_if_needed: bool = True) -> MNISTJudge:
+               train_if_missing: bool = False) -> MNISTJudge:
     """The shipped MNIST judge in eval mode, with ``requires_grad=False`` on every parameter.
 
     Args:
         device: where to put it.
-        path: a weights file to use instead of the shipped one (its hash is not checked).
-        train_if_needed: when the shipped file is missing or its sha256 differs from
-            :data:`JUDGE_FILE_SHA256`: print one line and train a judge with the script's recipe
-            (cached in ``runs/checkpoints/mnist_judge_local.pt``); with ``False``, raise a
-            ``FileNotFoundError`` / ``ValueError`` that says how to rebuild the file.
+        path: a weights file to use instead of the shipped one (loaded with ``weights_only=True``,
+            its hash is not checked).
+        train_if_missing: when the shipped file is missing (a broken install), train a judge with
+            the script's recipe, saying so in one line, and cache it in
+            ``runs/checkpoints/mnist_judge_local.pt``. Off by default.
+
+    Raises:
+        FileNotFoundError: the shipped file is missing (and ``train_if_missing`` is off).
+        course_lib.integrity.ChecksumError: its sha256 differs from :data:`JUDGE_FILE_SHA256`,
+            whatever ``train_if_missing`` says (a ``ValueError``).
     """
-    if path is None:
-        path, problem = JUDGE_FILE, None
-        if not JUDGE_FILE.is_file():
-            problem = f"{JUDGE_FILE} is missing"
-        elif (digest := file_sha256(JUDGE_FILE)) != JUDGE_FILE_SHA256:
-            problem = f"{JUDGE_FILE.name} has sha256 {digest[:12]}..., expected {JUDGE_FILE_SHA256[:12]}..."
-        if problem is not None:
-            if not train_if_needed:
-                error = FileNotFoundError if not JUDGE_FILE.is_file() else ValueError
-                raise error(f"{problem}; rebuild it with `python scripts/train_judge.py` "
-                            "(and record the printed hashes in course_lib/models/judge.py)")
-            path = _local_judge(problem, device)
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    if path is not None:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    elif not JUDGE_FILE.is_file() and train_if_missing:
+        state = torch.load(_local_judge(f"{JUDGE_FILE} is missing", device), map_location="cpu", weights_only=True)
+    else:
+        state = load_verified(JUDGE_FILE, JUDGE_FILE_SHA256, REBUILD_JUDGE)
     model = MNISTJudge()
     model.load_state_dict(state)
     model.requires_grad_(False)
