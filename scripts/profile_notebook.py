@@ -46,15 +46,22 @@ def _prof_post(module, args, output):
     if _prof_depth[0] == 0:
         _prof["forward"] += _prof_time.perf_counter() - _prof_depth[1]
 _prof_torch.nn.modules.module.register_module_forward_pre_hook(_prof_pre)
-_prof_torch.nn.modules.module.register_module_forward_hook(_prof_post)
+# always_call: the post hook runs even when a forward raises (a "common mistake" cell), so the depth
+# count never gets stuck above zero (which would stop all later forward timing)
+_prof_torch.nn.modules.module.register_module_forward_hook(_prof_post, always_call=True)
+_prof_nesting = {"data": [0], "backward": [0]}
 def _prof_wrap(owner, name, key):
     original = getattr(owner, name)
+    depth = _prof_nesting[key]  # Tensor.backward calls torch.autograd.backward: time the outermost call only
     def timed(*args, **kwargs):
+        depth[0] += 1
         started = _prof_time.perf_counter()
         try:
             return original(*args, **kwargs)
         finally:
-            _prof[key] += _prof_time.perf_counter() - started
+            depth[0] -= 1
+            if depth[0] == 0:
+                _prof[key] += _prof_time.perf_counter() - started
     setattr(owner, name, timed)
 _prof_wrap(_prof_dl._BaseDataLoaderIter, "__next__", "data")
 _prof_wrap(_prof_torch.Tensor, "backward", "backward")
