@@ -1,7 +1,7 @@
 """One source for every run time and result the course quotes: ``measured/<budget>.json``.
 
     python -m course_lib.run_course --budget standard      # make course: runs/course/status/standard/
-    python -m course_lib.run_course --budget smoke         # the smoke times, the same way
+    make test                                              # the smoke times (conftest.py keeps the same records)
     python scripts/sync_measured.py --collect              # copy those status files into measured/
     python scripts/sync_measured.py                        # write the README and the notebook headers
     python scripts/sync_measured.py --check                # exit 1 if any of them disagrees (a test runs this)
@@ -200,7 +200,8 @@ def header_paragraph(name: str, smoke: dict | None, standard: dict | None) -> st
     if where is None:
         return f"**Run time**: {', '.join(parts)}."
     dates = sorted({r["measured"][:10] for r in (smoke, standard) if r})
-    return (f"**Run time**: {', '.join(parts)}; measured by `make course` on {' and '.join(dates)} on "
+    return (f"**Run time**: {', '.join(parts)}; measured by `make test` (smoke) and `make course` (standard) "
+            f"on {' and '.join(dates)} on "
             f"{machine(where)}, nothing else running. Your machine will differ; the `full` budget is meant "
             f"for a GPU and was not timed here.")
 
@@ -255,8 +256,9 @@ def update_readme(smoke: dict, standard: dict, missing: dict) -> str:
     envs = sorted({machine(r) for r in ran})
     slow = [n[:2] for n in names if n in standard and standard[n]["seconds"] > TIME_GOAL_SECONDS["standard"]]
     goal = TOTAL_TIME_GOAL_MINUTES["standard"]
-    intro = (f"Smoke: the CI budget. Standard: the learner's budget. Both are the wall time of each notebook in "
-             f"`make course` (`python -m course_lib.run_course --budget smoke|standard`), measured on "
+    intro = (f"Smoke: the CI budget, each notebook's wall time in `make test`. Standard: the learner's budget, "
+             f"its wall time in `make course` (`python -m course_lib.run_course`; `--only` reruns some notebooks "
+             f"and keeps the others' latest records). Measured on "
              f"{'; '.join(envs) or 'no machine yet'}, on {', '.join(dates) or '-'}, with nothing else running; "
              f"`measured/` keeps every run's record and `scripts/sync_measured.py` writes these columns from it. "
              f"{len(ran)} of {len(names)} notebooks measured at the standard budget, {total / 60:.1f} min together "
@@ -288,7 +290,7 @@ def update_readme(smoke: dict, standard: dict, missing: dict) -> str:
         status = _targets_status(name, metrics) if target != "-" else ""
         lines.append(f"| {name[:2]} | {render(what, metrics, miss)} | {render(value, metrics, miss)} | "
                      f"{render(target, metrics, miss)}{status} |")
-    results_intro = (f"The numbers below come from the same `make course` runs at the `standard` budget "
+    results_intro = (f"The numbers below come from the same runs at the `standard` budget "
                      f"(`measured/standard.json`; {', '.join(dates) or '-'}; {'; '.join(envs) or '-'}; offline, so "
                      f"no pretrained ImageNet weights load and the notebooks say so and use random weights). "
                      f"Results that come out of training move a little with the thread count and library versions "
