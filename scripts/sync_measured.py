@@ -84,11 +84,11 @@ RESULT_ROWS: list[tuple[str, str, str, str]] = [
      "{fid_judge_real:.2f} / {fid_judge_cdcgan:.1f} / {fid_judge_generated:.1f} / {fid_judge_mlp:.1f}", "-"),
     ("10_cyclegan_and_stylegan",
      "CycleGAN thin <-> thick digits: A -> B error vs the true dilation / doing nothing; judge accuracy on B -> A",
-     "{cycle_ab_error:.3f} / {identity_ab_error:.3f}; {cycle_ba_judge_accuracy:.1%}", "-"),
+     "{translation_error_ab:.3f} / {do_nothing_error_ab:.3f}; {judge_accuracy_translated_ba:.1%}", "-"),
     ("10_cyclegan_and_stylegan", "style-based generator samples judged with confidence >= 0.9 / classes; "
      "with truncation psi 0.6",
-     "{style_judged_share:.1%} / {style_classes_present:.0f}; {truncated_judged_share:.1%} / "
-     "{truncated_classes_present:.0f}", "-"),
+     "{style_judged_share:.1%} / {style_classes_present:.0f}; {style_judged_share_psi_0_6:.1%} / "
+     "{style_classes_present_psi_0_6:.0f}", "-"),
     ("11_style_transfer", "Gatys at 128x128 (random VGG-19 offline): style loss reduction / final content loss vs "
      "the style image's content loss", "{style_loss_reduction:.0f}x / {content_loss_final:.2g} vs "
      "{content_loss_bound:.2g}", ">= 10x, bounded"),
@@ -115,7 +115,7 @@ RESULT_ROWS: list[tuple[str, str, str, str]] = [
      "accuracy; shifted by 3 pixels",
      "{vit_test_accuracy:.1%} / {cnn_test_accuracy:.1%}; {vit_accuracy_shift3:.1%} / {cnn_accuracy_shift3:.1%}",
      "ViT >= 95%"),
-    ("15_diffusion_models", "U-Net trained in the notebook ({trained_steps:.0f} steps): {eval_samples:.0f} DDIM-"
+    ("15_diffusion_models", "U-Net trained in the notebook ({trained_steps:,.0f} steps): {eval_samples:,.0f} DDIM-"
      "{ddim_steps:.0f} samples (guidance {guidance_scale:g}) judged with confidence >= 0.9 / classes / Fréchet "
      "distance (real digits {real_frechet_distance:.2f})",
      "{trained_judged_share:.1%} / {trained_classes_present:.0f} / {trained_frechet_distance:.1f}", ">= 50% / 10"),
@@ -161,7 +161,8 @@ def collect(status_dir: Path) -> list[str]:
             record = json.loads(path.read_text(encoding="utf-8"))
             if record.get("budget") != budget:
                 continue
-            record["metrics"] = {k: round(v, 6) if isinstance(v, float) else v for k, v in record["metrics"].items()}
+            record["metrics"] = {k: float(f"{v:.6g}") if isinstance(v, float) else v  # 6 significant digits
+                                 for k, v in record["metrics"].items()}
             records[record["name"]] = record
             changed.append(f"{budget}/{record['name']}")
         text = json.dumps(dict(sorted(records.items())), indent=1, ensure_ascii=False) + "\n"
@@ -239,8 +240,13 @@ def _replace_between(text: str, key: str, body: str) -> str:
     return f"{before}{start}\n{body.strip()}\n{end}{after}"
 
 
-def _targets_status(name: str, metrics: dict) -> str:
-    checks = [t.met(metrics) for t in TARGETS.get(name, [])]
+def _targets_status(name: str, metrics: dict, target: str, value: str) -> str:
+    """met / **missed** for the targets a row is about: those whose metric its target (else its value)
+    template names, else all of the notebook's."""
+    targets = TARGETS.get(name, [])
+    about = ([t for t in targets if "{" + t.metric in target] or [t for t in targets if "{" + t.metric in value]
+             or targets)
+    checks = [t.met(metrics) for t in about]
     if not checks:
         return ""
     return ": met" if all(c is True for c in checks) else ": **missed**"
@@ -270,7 +276,7 @@ def update_readme(smoke: dict, standard: dict, missing: dict) -> str:
     def row(match: re.Match) -> str:
         cells = match.group(0).split(" | ")
         name = next((n for n in names if n.startswith(cells[0].strip("| ").strip())), None)
-        if name is None or len(cells) < 7:
+        if name is None or len(cells) < 6:  # "| NN", link, what you learn, smoke, standard, Colab |
             return match.group(0)
         cells[3], cells[4] = seconds_text(smoke.get(name)), seconds_text(standard.get(name))
         return " | ".join(cells)
@@ -287,7 +293,7 @@ def update_readme(smoke: dict, standard: dict, missing: dict) -> str:
             lines.append(f"| {name[:2]} | {render(what, {}, set())} | not measured | {render(target, {}, set())} |")
             continue
         miss = missing.setdefault(name, set())
-        status = _targets_status(name, metrics) if target != "-" else ""
+        status = _targets_status(name, metrics, target, value) if target != "-" else ""
         lines.append(f"| {name[:2]} | {render(what, metrics, miss)} | {render(value, metrics, miss)} | "
                      f"{render(target, metrics, miss)}{status} |")
     results_intro = (f"The numbers below come from the same runs at the `standard` budget "
