@@ -62,24 +62,6 @@ def max_steps() -> int | None:
     return int(value)
 
 
-TRAIN_VAR = "COURSE_TRAIN"
-
-
-def train_here() -> bool:
-    """Whether the notebook trains its long models itself (``COURSE_TRAIN``, default ``1``).
-
-    ``COURSE_TRAIN=0`` is for reading and playing: a training of more than two minutes then
-    loads a shipped checkpoint that a script in ``scripts/`` made with the same recipe (checked
-    against its sha256). The targets and the README's numbers are always measured with training on.
-    """
-    value = os.environ.get(TRAIN_VAR, "1").strip().lower()
-    if value in ("1", "true", "yes", ""):
-        return True
-    if value in ("0", "false", "no"):
-        return False
-    raise ValueError(f"{TRAIN_VAR} must be 1 (train, the default) or 0 (load the shipped checkpoints), got {value!r}")
-
-
 def pick_count(smoke: int, standard: int, full: int, budget: str | None = None) -> int:
     """Like :func:`pick`, for a count the budget sets: steps, epochs, iterations, samples, images.
 

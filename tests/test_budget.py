@@ -77,18 +77,3 @@ def test_a_bad_course_max_steps_is_refused(monkeypatch, value):
 def test_pick_count_refuses_what_is_not_a_count():
     with pytest.raises(TypeError, match="full must be a non-negative int, got 2.5"):
         budget.pick_count(1, 2, 2.5)
-
-
-@pytest.mark.parametrize("value, expected", [(None, True), ("1", True), ("0", False), ("no", False), ("True", True)])
-def test_train_here_follows_course_train(monkeypatch, value, expected):
-    if value is None:
-        monkeypatch.delenv("COURSE_TRAIN", raising=False)
-    else:
-        monkeypatch.setenv("COURSE_TRAIN", value)
-    assert budget.train_here() is expected
-
-
-def test_a_bad_course_train_is_refused(monkeypatch):
-    monkeypatch.setenv("COURSE_TRAIN", "maybe")
-    with pytest.raises(ValueError, match="COURSE_TRAIN must be 1 .* or 0 .*, got 'maybe'"):
-        budget.train_here()
